@@ -1,0 +1,270 @@
+// Package link owns a program's connection to its MQTT broker: connecting and
+// reconnecting with a capped backoff, restoring subscriptions after every
+// reconnect, the online/offline status with its Last Will, and publishing
+// with bounded waits and an honest answer to "did the broker acknowledge it?".
+//
+// It wraps github.com/eclipse/paho.mqtt.golang and keeps its sharp edges
+// inside: no wait on a paho token is unbounded, no handler blocks paho, and a
+// token that completes after the connection was replaced is not taken as
+// proof of delivery (paho's README says it proves nothing).
+package link
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultTimeout    = 10 * time.Second
+	DefaultKeepAlive  = 30 * time.Second
+	DefaultMaxBackoff = 10 * time.Second
+)
+
+// ErrNotConnected is returned by Publish while there is no connection.
+var ErrNotConnected = errors.New("mqtt: not connected to the broker")
+
+// ErrUnconfirmed means the broker may or may not have the message: the
+// connection was lost or replaced before its acknowledgement arrived, or the
+// wait timed out. The caller keeps the message and sends it again.
+var ErrUnconfirmed = errors.New("mqtt: delivery not confirmed by the broker")
+
+// Message is an MQTT message as this package sends and receives it. Every
+// message we publish is QoS 1.
+type Message struct {
+	Topic    string
+	Payload  []byte
+	Retained bool
+}
+
+// Handler receives a message from a subscription. It runs on paho's
+// goroutine, so it must return quickly and must not publish and wait.
+type Handler func(Message)
+
+// Options configures a Link.
+type Options struct {
+	Broker     string             // tcp://host:1883 or ssl://host:8883
+	ClientID   string             // unique per broker; the device id for a device
+	Username   string             // optional
+	Password   string             // optional
+	Timeout    time.Duration      // bounds each connect attempt, publish and subscribe wait
+	KeepAlive  time.Duration      // how often the link is probed; a dead link is noticed within about 1.5x this
+	MaxBackoff time.Duration      // the cap of the reconnect backoff
+	Birth      *Message           // published on every connect once subscribed, before OnConnect runs (retained "online")
+	Will       *Message           // the Last Will the broker publishes if we vanish
+	Subscribe  map[string]Handler // topic filter -> handler, subscribed at QoS 1 on every connect
+	OnConnect  func()             // called after every (re)connect, once Birth and subscriptions are done; must not block
+	OnLost     func(error)        // called when the connection is lost; must not block
+	Logger     *slog.Logger
+}
+
+// Link is a connection to a broker that keeps itself up.
+type Link struct {
+	opts   Options
+	log    *slog.Logger
+	client paho.Client
+
+	// gen counts connection attempts. A publish remembers the generation it
+	// was sent on; a token that completes in a later one proves nothing.
+	gen       atomic.Uint64
+	connected atomic.Bool
+
+	startOnce sync.Once
+}
+
+// New checks the options and prepares a link; Start connects it.
+func New(opts Options) (*Link, error) {
+	if err := CheckBroker(opts.Broker); err != nil {
+		return nil, err
+	}
+	if opts.ClientID == "" {
+		return nil, errors.New("mqtt: client id is empty")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &Link{opts: opts, log: log}
+
+	po := paho.NewClientOptions().
+		AddBroker(opts.Broker).
+		SetClientID(opts.ClientID).
+		SetUsername(opts.Username).
+		SetPassword(opts.Password).
+		SetCleanSession(true).
+		// Handlers run concurrently and never block each other; ordering of
+		// telemetry is the caller's job (it sends in seq order and waits).
+		SetOrderMatters(false).
+		SetKeepAlive(opts.KeepAlive).
+		SetPingTimeout(opts.KeepAlive / 2).
+		SetConnectTimeout(opts.Timeout).
+		SetWriteTimeout(opts.Timeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(opts.MaxBackoff).
+		SetConnectionAttemptHandler(l.onAttempt).
+		SetOnConnectHandler(l.onConnect).
+		SetConnectionLostHandler(l.onLost)
+	if opts.Will != nil {
+		po.SetBinaryWill(opts.Will.Topic, opts.Will.Payload, 1, opts.Will.Retained)
+	}
+	l.client = paho.NewClient(po)
+	return l, nil
+}
+
+// CheckBroker validates a broker URL and says how to write one.
+func CheckBroker(broker string) error {
+	u, err := url.Parse(broker)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("broker %q is not a URL: write it as tcp://host:1883 or ssl://host:8883", broker)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts":
+	default:
+		return fmt.Errorf("broker %q: scheme %q is not supported: use tcp:// or ssl://", broker, u.Scheme)
+	}
+	if u.Port() == "" {
+		return fmt.Errorf("broker %q has no port: add :1883 (tcp) or :8883 (ssl)", broker)
+	}
+	return nil
+}
+
+// Start begins connecting in the background and returns at once. The link
+// retries until Close, so a broker that is down at start is not an error.
+func (l *Link) Start() {
+	l.startOnce.Do(func() {
+		l.log.Info("connecting", "broker", l.opts.Broker, "client_id", l.opts.ClientID)
+		// With ConnectRetry the token completes only once connected (or on
+		// Close); nothing waits on it.
+		l.client.Connect()
+	})
+}
+
+// Connected reports whether the link is up now.
+func (l *Link) Connected() bool { return l.connected.Load() }
+
+func (l *Link) onAttempt(_ *url.URL, cfg *tls.Config) *tls.Config {
+	l.gen.Add(1)
+	return cfg
+}
+
+func (l *Link) onConnect(c paho.Client) {
+	// paho calls this on a goroutine of its own, so bounded waits are fine.
+	gen := l.gen.Load()
+	for filter, h := range l.opts.Subscribe {
+		h := h
+		t := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
+			h(Message{Topic: m.Topic(), Payload: m.Payload(), Retained: m.Retained()})
+		})
+		if err := l.wait(t, "subscribe "+filter); err != nil {
+			// Without the subscription the program is deaf; a fresh
+			// connection is the one retry paho offers, so force it.
+			l.log.Error("subscription failed; reconnecting", "topic", filter, "err", err)
+			go c.Disconnect(0) // not from this goroutine: Disconnect waits for it
+			return
+		}
+	}
+	// Birth after the subscriptions, so "online" means "listening".
+	if b := l.opts.Birth; b != nil {
+		t := c.Publish(b.Topic, 1, b.Retained, b.Payload)
+		if err := l.wait(t, "publish "+b.Topic); err != nil {
+			l.log.Warn("birth message not confirmed", "topic", b.Topic, "err", err)
+		}
+	}
+	if l.gen.Load() != gen {
+		return // a newer connection took over meanwhile
+	}
+	l.connected.Store(true)
+	l.log.Info("connected", "broker", l.opts.Broker)
+	if l.opts.OnConnect != nil {
+		l.opts.OnConnect()
+	}
+}
+
+func (l *Link) onLost(_ paho.Client, err error) {
+	l.connected.Store(false)
+	l.log.Warn("connection lost; reconnecting", "broker", l.opts.Broker, "err", err)
+	if l.opts.OnLost != nil {
+		l.opts.OnLost(err)
+	}
+}
+
+func (l *Link) wait(t paho.Token, what string) error {
+	if !t.WaitTimeout(l.opts.Timeout) {
+		return fmt.Errorf("mqtt: %s: no answer from the broker within %s", what, l.opts.Timeout)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("mqtt: %s: %w", what, err)
+	}
+	return nil
+}
+
+// Delivery is a message on its way to the broker.
+type Delivery struct {
+	l     *Link
+	gen   uint64
+	token paho.Token
+	err   error
+}
+
+// Publish sends m at QoS 1 without waiting; Delivery.Wait tells whether the
+// broker acknowledged it. While disconnected it fails at once with
+// ErrNotConnected, so the caller keeps its message and controls the order.
+func (l *Link) Publish(m Message) *Delivery {
+	if !l.connected.Load() {
+		return &Delivery{err: ErrNotConnected}
+	}
+	gen := l.gen.Load()
+	return &Delivery{l: l, gen: gen, token: l.client.Publish(m.Topic, 1, m.Retained, m.Payload)}
+}
+
+// Wait waits at most the link's timeout for the broker's acknowledgement. It
+// returns nil only when the PUBACK arrived on the connection the message was
+// sent on; ErrUnconfirmed (wrapped) when that cannot be known.
+func (d *Delivery) Wait() error {
+	if d.err != nil {
+		return d.err
+	}
+	if err := d.l.wait(d.token, "publish"); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnconfirmed, err)
+	}
+	if d.l.gen.Load() != d.gen {
+		return fmt.Errorf("%w: the connection was replaced before the acknowledgement", ErrUnconfirmed)
+	}
+	return nil
+}
+
+// PublishWait publishes m and waits for its acknowledgement.
+func (l *Link) PublishWait(m Message) error { return l.Publish(m).Wait() }
+
+// Close publishes last, if given (the retained "offline" a clean stop owes
+// its readers, since the broker sends the Will only when we vanish), then
+// disconnects. Every step is bounded by the link's timeout.
+func (l *Link) Close(last *Message) {
+	if last != nil && l.connected.Load() {
+		if err := l.PublishWait(*last); err != nil {
+			l.log.Warn("could not publish before disconnecting", "topic", last.Topic, "err", err)
+		}
+	}
+	l.connected.Store(false)
+	l.client.Disconnect(250)
+	l.log.Info("disconnected", "broker", l.opts.Broker)
+}

@@ -1,0 +1,274 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxPayload bounds every payload we decode. The largest legitimate one, a
+// state message, is under 200 bytes; anything near this limit is junk or an
+// attack and is refused before it is parsed.
+const MaxPayload = 1024
+
+// TimeLayout is how every ts field is written: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// Light levels are the hat's ratio, a whole number in this range.
+const (
+	MinLight = 0
+	MaxLight = 1000
+)
+
+// Telemetry is one light reading, published on ID/telemetry.
+type Telemetry struct {
+	Light int       // 0..1000, the lesson's "light"
+	Seq   uint64    // rises by one per reading; 0 when absent (the lesson sends none)
+	TS    time.Time // when the reading was taken; zero when absent
+}
+
+// AppendJSON appends the reading as JSON to b. It allocates nothing when b
+// has room, because it runs once per reading on the device.
+func (t Telemetry) AppendJSON(b []byte) []byte {
+	b = append(b, `{"light":`...)
+	b = strconv.AppendInt(b, int64(t.Light), 10)
+	if t.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, t.Seq, 10)
+	}
+	if !t.TS.IsZero() {
+		b = append(b, `,"ts":"`...)
+		b = t.TS.UTC().AppendFormat(b, TimeLayout)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// ParseTelemetry decodes a reading. Only "light" is required, so the lesson's
+// {"light": N} is a valid reading; unknown fields are ignored.
+func ParseTelemetry(p []byte) (Telemetry, error) {
+	var t Telemetry
+	var haveLight bool
+	err := walkObject(p, func(key string, dec *json.Decoder) error {
+		var err error
+		switch key {
+		case "light":
+			var n int64
+			n, err = intValue(dec, key, MinLight, MaxLight)
+			t.Light, haveLight = int(n), true
+		case "seq":
+			var n int64
+			n, err = intValue(dec, key, 1, 1<<53)
+			t.Seq = uint64(n)
+		case "ts":
+			t.TS, err = timeValue(dec, key)
+		default:
+			err = skipValue(dec)
+		}
+		return err
+	})
+	if err == nil && !haveLight {
+		err = errors.New(`"light" is missing`)
+	}
+	return t, err
+}
+
+// Command tells a device to switch its LED, published on ID/commands.
+type Command struct {
+	LEDOn bool
+	TS    time.Time // when the server decided; zero when absent (the lesson sends none)
+}
+
+// AppendJSON appends the command as JSON to b.
+func (c Command) AppendJSON(b []byte) []byte {
+	b = append(b, `{"led_on":`...)
+	b = strconv.AppendBool(b, c.LEDOn)
+	if !c.TS.IsZero() {
+		b = append(b, `,"ts":"`...)
+		b = c.TS.UTC().AppendFormat(b, TimeLayout)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// ParseCommand decodes a command strictly: a JSON object of at most
+// MaxPayload bytes of valid UTF-8, with no duplicate keys, whose "led_on" is
+// true or false and whose optional "ts" is an RFC 3339 time. Anything else is
+// an error that says what was wrong, because a device must never guess what
+// junk on its commands topic meant.
+func ParseCommand(p []byte) (Command, error) {
+	var c Command
+	var haveLED bool
+	err := walkObject(p, func(key string, dec *json.Decoder) error {
+		var err error
+		switch key {
+		case "led_on":
+			c.LEDOn, err = boolValue(dec, key)
+			haveLED = true
+		case "ts":
+			c.TS, err = timeValue(dec, key)
+		default:
+			err = skipValue(dec)
+		}
+		return err
+	})
+	if err == nil && !haveLED {
+		err = errors.New(`"led_on" is missing`)
+	}
+	return c, err
+}
+
+// Sources of the LED state, as reported in State.Source.
+const (
+	SourceStartup  = "startup"  // the daemon's defined state at start: off
+	SourceCommand  = "command"  // a command from the server
+	SourceFallback = "fallback" // the device's own threshold rule while the broker is away
+	SourceShutdown = "shutdown" // the daemon's defined state at stop: off
+)
+
+// State is the device's retained report of its LED, published on ID/state
+// at every connect and every change.
+type State struct {
+	LEDOn  bool   `json:"led_on"`
+	Light  *int   `json:"light,omitempty"` // the newest reading; absent before the first
+	TS     string `json:"ts"`
+	Source string `json:"source"`
+	Error  string `json:"error,omitempty"` // why the sensor cannot be read, while it cannot
+}
+
+// ParseState decodes a state message.
+func ParseState(p []byte) (State, error) {
+	var s State
+	if len(p) > MaxPayload {
+		return s, fmt.Errorf("payload is %d bytes, more than the %d allowed", len(p), MaxPayload)
+	}
+	if err := json.Unmarshal(p, &s); err != nil {
+		return s, fmt.Errorf("not a state message: %w", err)
+	}
+	return s, nil
+}
+
+// FormatTime writes t as a ts field value.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// walkObject checks the payload's size and encoding, then calls field once
+// per key of its top-level JSON object, positioned before the key's value.
+func walkObject(p []byte, field func(key string, dec *json.Decoder) error) error {
+	if len(p) > MaxPayload {
+		return fmt.Errorf("payload is %d bytes, more than the %d allowed", len(p), MaxPayload)
+	}
+	if !utf8.Valid(p) {
+		return errors.New("payload is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(p))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("not a JSON object: starts with %s", describe(tok))
+	}
+	seen := make(map[string]bool, 4)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("not JSON: %w", err)
+		}
+		key := tok.(string) // inside an object the decoder yields only string keys
+		if seen[key] {
+			return fmt.Errorf("duplicate key %q", key)
+		}
+		seen[key] = true
+		if err := field(key, dec); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("not JSON: data after the object")
+	}
+	return nil
+}
+
+func boolValue(dec *json.Decoder, key string) (bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, fmt.Errorf("not JSON: %w", err)
+	}
+	b, ok := tok.(bool)
+	if !ok {
+		return false, fmt.Errorf("%q must be true or false, not %s", key, describe(tok))
+	}
+	return b, nil
+}
+
+func intValue(dec *json.Decoder, key string, min, max int64) (int64, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return 0, fmt.Errorf("not JSON: %w", err)
+	}
+	num, ok := tok.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("%q must be a whole number, not %s", key, describe(tok))
+	}
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q must be a whole number, not %s", key, num)
+	}
+	if n < min || n > max {
+		return 0, fmt.Errorf("%q is %d, outside %d..%d", key, n, min, max)
+	}
+	return n, nil
+}
+
+func timeValue(dec *json.Decoder, key string) (time.Time, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("not JSON: %w", err)
+	}
+	s, ok := tok.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q must be an RFC 3339 time string, not %s", key, describe(tok))
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is %q, not an RFC 3339 time such as 2026-11-25T17:43:18.123Z", key, s)
+	}
+	return t, nil
+}
+
+func skipValue(dec *json.Decoder) error {
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	return nil
+}
+
+// describe names a JSON token's type for error messages.
+func describe(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '{' {
+			return "an object"
+		}
+		return "an array"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "the number " + string(v)
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%v", tok)
+}

@@ -1,0 +1,145 @@
+package ads1115
+
+import (
+	"errors"
+	"fmt"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/ads1x15"
+)
+
+// DefaultAddr is the ADS1115's address with ADDR tied to GND.
+const DefaultAddr uint16 = 0x48
+
+// DefaultSupplyMillivolts is the sensor supply assumed by default.
+const DefaultSupplyMillivolts = 3300
+
+// Channels is the number of single-ended inputs, AIN0..AIN3.
+const Channels = 4
+
+// rate is the conversion rate asked of ads1x15, in samples per second.
+const rate = 128
+
+const regConfig = 0x01
+
+// Errors New wraps; test them with errors.Is.
+var (
+	// ErrNotFound means nothing acknowledged at the address.
+	ErrNotFound = errors.New("ads1115: no ADS1115 answers")
+	// ErrChannel means a channel outside 0..3 was asked for.
+	ErrChannel = errors.New("ads1115: channel must be 0..3")
+)
+
+// Opts configures New.
+type Opts struct {
+	// Addr is the I²C address, 0x48..0x4B; 0 means DefaultAddr.
+	Addr uint16
+	// Channel is the single-ended input the sensor is on, 0..3 (AIN0..AIN3).
+	Channel int
+	// SupplyMillivolts is the sensor's supply voltage, the full scale of the
+	// level; 0 means DefaultSupplyMillivolts. At most 5500 (the chip's VDD).
+	SupplyMillivolts int
+}
+
+// Reading is one conversion.
+type Reading struct {
+	Level      int // 0..1000, input relative to the supply
+	Millivolts int // input voltage
+	Raw        int // signed 16-bit conversion result
+}
+
+// Dev is a light sensor on an ADS1115 channel.
+type Dev struct {
+	addr    uint16
+	channel int
+	supply  physic.ElectricPotential
+	adc     *ads1x15.Dev
+	pin     ads1x15.PinADC
+}
+
+// New checks that an ADS1115 answers on bus and prepares single-shot reads of
+// the channel. opts may be nil. The bus stays the caller's to close.
+func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
+	if bus == nil {
+		return nil, errors.New("ads1115: nil bus")
+	}
+	var o Opts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Addr == 0 {
+		o.Addr = DefaultAddr
+	}
+	if o.SupplyMillivolts == 0 {
+		o.SupplyMillivolts = DefaultSupplyMillivolts
+	}
+	if o.Addr < 0x48 || o.Addr > 0x4B {
+		return nil, fmt.Errorf("ads1115: address %#x: must be 0x48..0x4b", o.Addr)
+	}
+	if o.Channel < 0 || o.Channel >= Channels {
+		return nil, fmt.Errorf("%w, not %d", ErrChannel, o.Channel)
+	}
+	if o.SupplyMillivolts < 0 || o.SupplyMillivolts > 5500 {
+		return nil, fmt.Errorf("ads1115: supply %d mV: must be 1..5500", o.SupplyMillivolts)
+	}
+	// ads1x15 does no I/O until the first read: read the config register so
+	// that a missing chip is reported now, not at the first sample.
+	var r [2]byte
+	if err := bus.Tx(o.Addr, []byte{regConfig}, r[:]); err != nil {
+		return nil, fmt.Errorf("%w at 0x%02x: %w", ErrNotFound, o.Addr, err)
+	}
+	adc, err := ads1x15.NewADS1115(bus, &ads1x15.Opts{I2cAddress: o.Addr})
+	if err != nil {
+		return nil, fmt.Errorf("ads1115: %w", err)
+	}
+	supply := physic.ElectricPotential(o.SupplyMillivolts) * physic.MilliVolt
+	pin, err := adc.PinForChannel(ads1x15.Channel0+ads1x15.Channel(o.Channel), supply, rate*physic.Hertz, ads1x15.BestQuality)
+	if err != nil {
+		return nil, fmt.Errorf("ads1115: channel A%d: %w", o.Channel, err)
+	}
+	return &Dev{addr: o.Addr, channel: o.Channel, supply: supply, adc: adc, pin: pin}, nil
+}
+
+// Read converts the channel once.
+func (d *Dev) Read() (Reading, error) {
+	s, err := d.pin.Read()
+	if err != nil {
+		return Reading{}, fmt.Errorf("ads1115: read A%d: %w", d.channel, err)
+	}
+	level := (int64(s.V)*1000 + int64(d.supply)/2) / int64(d.supply)
+	return Reading{
+		Level:      int(min(max(level, 0), 1000)),
+		Millivolts: int(roundDiv(int64(s.V), int64(physic.MilliVolt))),
+		Raw:        int(s.Raw),
+	}, nil
+}
+
+// Level converts the channel once and returns its level, 0..1000.
+func (d *Dev) Level() (int, error) {
+	r, err := d.Read()
+	return r.Level, err
+}
+
+// Addr returns the chip's I²C address.
+func (d *Dev) Addr() uint16 { return d.addr }
+
+// Channel returns the input channel, 0..3.
+func (d *Dev) Channel() int { return d.channel }
+
+// String implements conn.Resource.
+func (d *Dev) String() string {
+	return fmt.Sprintf("ADS1115 A%d at 0x%02x", d.channel, d.addr)
+}
+
+// Halt implements conn.Resource. Single-shot conversions leave the chip
+// powered down; there is nothing to stop.
+func (d *Dev) Halt() error { return nil }
+
+// roundDiv divides rounding half away from zero.
+func roundDiv(a, b int64) int64 {
+	if a < 0 {
+		return -((-a + b/2) / b)
+	}
+	return (a + b/2) / b
+}

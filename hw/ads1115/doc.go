@@ -1,0 +1,28 @@
+// Package ads1115 reads a light sensor (such as the Grove light sensor) on one
+// single-ended channel of a TI ADS1115 ADC, through periph's ads1x15 driver,
+// and scales it to the same 0..1000 level as the Grove Base Hat's ratio.
+//
+// # Scaling
+//
+// The hat's ratio is the sensor's output voltage relative to the sensor's
+// supply, in 0.1 %. This package computes the same thing:
+//
+//	level = round(1000 * V_in / V_supply), clamped to 0..1000
+//
+// where V_supply is Opts.SupplyMillivolts (3300 by default: the sensor powered
+// from the Pi's 3.3 V rail, as on the hat). The ADC's programmable gain is set
+// to the smallest full-scale range that covers V_supply (±4.096 V for 3.3 V,
+// ±6.144 V for 5 V), so the ADC's own full scale does not enter the level. A
+// slightly negative reading near 0 V gives level 0.
+//
+// Each read is a single-shot conversion at 128 samples/s (the chip's default
+// rate, good noise rejection): ads1x15 writes the config register, waits one
+// conversion period (about 7.8 ms) and reads the conversion register. It does
+// not poll the ready bit, so a chip whose oscillator runs slow may hand back
+// the previous conversion; for a light level read a few times per second that
+// is harmless.
+//
+// # Datasheet
+//
+// https://www.ti.com/product/ADS1115
+package ads1115

@@ -1,0 +1,354 @@
+package board
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+	"periph.io/x/conn/v3/i2c"
+
+	"nightlight/hw/ads1115"
+	"nightlight/hw/grovehat"
+	"nightlight/hw/grovehat/grovehatsim"
+	"nightlight/hw/led"
+)
+
+// Board is the light sensor and the LED, opened together.
+//
+// Its methods are safe for concurrent use: the daemon may sample from one
+// goroutine and drive the LED from another.
+type Board struct {
+	cfg  Config
+	desc string
+
+	mu     sync.Mutex
+	closed bool
+	hat    *grovehat.Dev // grovehat and sim
+	ads    *ads1115.Dev  // ads1115
+	led    *led.Dev
+	bus    i2c.BusCloser // opened here, closed by Close
+	pin    gpio.PinIO    // looked up here, released by Close
+
+	// Sim only.
+	simHat *grovehatsim.Hat
+	simPin *gpiotest.Pin
+	now    func() time.Time
+}
+
+// Details is what `nightlight read --verbose` shows.
+type Details struct {
+	Kind       string // "grovehat", "ads1115" or "sim"
+	Light      int    // one sample, 0..1000
+	Ratio      int    // one read of the channel's ratio (grovehat, sim) or level (ads1115)
+	Millivolts int
+	Raw        int
+	ProductID  uint16 // Grove Base Hat only
+	Firmware   int    // Grove Base Hat only
+	Addr       uint16
+	Bus        string
+	LEDPin     string
+}
+
+// String prints d one field per line.
+func (d Details) String() string {
+	var b strings.Builder
+	line := func(k string, v any) { fmt.Fprintf(&b, "%-11s %v\n", k+":", v) }
+	line("kind", d.Kind)
+	line("light", d.Light)
+	line("ratio", d.Ratio)
+	line("millivolts", d.Millivolts)
+	line("raw", d.Raw)
+	if d.Kind == ADS1115 {
+		line("product id", "n/a")
+		line("firmware", "n/a")
+	} else {
+		line("product id", fmt.Sprintf("0x%04x", d.ProductID))
+		line("firmware", d.Firmware)
+	}
+	line("addr", fmt.Sprintf("0x%02x", d.Addr))
+	line("bus", d.Bus)
+	line("led pin", d.LEDPin)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// Open validates cfg, opens the hardware it names and finds the sensor on it.
+// For real hardware it initialises periph's host drivers, opens the I2C bus
+// and looks the LED pin up by name; every failure is an *Error saying what to
+// do. For sim it emulates a Grove Base Hat on a fake bus, runs the real
+// grovehat driver on it, and drives a fake LED pin.
+//
+// The LED starts off. Close releases what Open opened.
+func Open(cfg Config) (*Board, error) {
+	return open(cfg, hostSystem(), time.Now)
+}
+
+func open(cfg Config, sys system, now func() time.Time) (*Board, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	b := &Board{cfg: cfg, now: now}
+	var err error
+	if cfg.Hardware == Sim {
+		err = b.openSim()
+	} else {
+		err = b.openReal(sys)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Board) openSim() error {
+	cfg := b.cfg
+	b.simHat = grovehatsim.New()
+	if cfg.Addr != 0 {
+		b.simHat.SetAddr(cfg.Addr)
+	}
+	hat, err := grovehat.New(b.simHat, &grovehat.Opts{Addr: cfg.Addr})
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	// Num -1: no real pin number, as periph's pin.INVALID.
+	b.simPin = &gpiotest.Pin{N: cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
+	l, err := led.New(b.simPin)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	b.hat, b.led, b.bus, b.pin = hat, l, b.simHat, b.simPin
+	src := "a " + cfg.SimPeriod.String() + " day/night curve"
+	if cfg.SimLight != "" {
+		src = "file " + cfg.SimLight
+	}
+	b.desc = fmt.Sprintf("simulated Grove Base Hat (product 0x%04x, firmware %d) at addr 0x%02x, LED on %s (simulated), light from %s",
+		hat.ProductID(), hat.Firmware(), hat.Addr(), cfg.LEDPin, src)
+	return nil
+}
+
+func (b *Board) openReal(sys system) (err error) {
+	cfg := b.cfg
+	if err := sys.init(); err != nil {
+		return explain(failure{part: partHost, err: err})
+	}
+	bus, err := sys.openBus(cfg.Bus)
+	if err != nil {
+		f := failure{part: partBus, name: cfg.Bus, dev: i2cDevPath(cfg.Bus), err: err}
+		f.fact = sys.fileFact(f.dev)
+		return explain(f)
+	}
+	defer func() {
+		if err != nil {
+			bus.Close()
+		}
+	}()
+
+	var what string
+	switch cfg.Hardware {
+	case GroveHat:
+		hat, err := grovehat.New(bus, &grovehat.Opts{Addr: cfg.Addr})
+		if err != nil {
+			return explain(failure{part: partHat, name: cfg.Bus, addr: cfg.Addr, err: err})
+		}
+		b.hat = hat
+		what = fmt.Sprintf("Grove Base Hat (product 0x%04x, firmware %d) at I2C %s addr 0x%02x",
+			hat.ProductID(), hat.Firmware(), cfg.Bus, hat.Addr())
+	case ADS1115:
+		ads, err := ads1115.New(bus, &ads1115.Opts{Addr: cfg.Addr, Channel: cfg.Channel})
+		if err != nil {
+			return explain(failure{part: partADS, name: cfg.Bus, addr: cfg.Addr, err: err})
+		}
+		b.ads = ads
+		what = fmt.Sprintf("ADS1115 channel A%d at I2C %s addr 0x%02x", cfg.Channel, cfg.Bus, ads.Addr())
+	}
+
+	pin := sys.pinByName(cfg.LEDPin)
+	if pin == nil {
+		f := failure{part: partPin, name: cfg.LEDPin}
+		f.dev, f.fact = sys.gpioFact()
+		return explain(f)
+	}
+	l, err := led.New(pin)
+	if err != nil {
+		return explain(failure{part: partLED, name: cfg.LEDPin, err: err})
+	}
+	b.led, b.bus, b.pin = l, bus, pin
+	b.desc = what + ", LED on " + cfg.LEDPin
+	return nil
+}
+
+// Light takes one sample: the median of Samples reads, 0..1000.
+//
+// A minority of failed reads is tolerated, so that one glitch does not flip
+// the LED; the median is then taken over the reads that worked.
+func (b *Board) Light() (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errors.New("board: light: board closed")
+	}
+	return b.light()
+}
+
+// light is Light with b.mu held.
+func (b *Board) light() (int, error) {
+	if b.simHat != nil {
+		level, err := b.simLevel()
+		if err != nil {
+			return 0, err
+		}
+		b.simHat.SetRatio(b.cfg.Channel, level)
+	}
+	vals := make([]int, 0, b.cfg.Samples)
+	var errs []error
+	for range b.cfg.Samples {
+		v, err := b.read()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		vals = append(vals, v)
+	}
+	if len(vals) <= b.cfg.Samples/2 {
+		return 0, fmt.Errorf("board: light: %d of %d reads failed: %w", len(errs), b.cfg.Samples, errs[len(errs)-1])
+	}
+	return median(vals), nil
+}
+
+// read reads the light level once.
+func (b *Board) read() (int, error) {
+	if b.ads != nil {
+		return b.ads.Level()
+	}
+	return b.hat.Ratio(b.cfg.Channel)
+}
+
+// median returns the middle of vals, or the mean of the two middle values
+// when there is an even number of them. vals is sorted in place.
+func median(vals []int) int {
+	slices.Sort(vals)
+	n := len(vals)
+	if n%2 == 1 {
+		return vals[n/2]
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+// SetLED turns the LED on or off.
+func (b *Board) SetLED(on bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("board: led: board closed")
+	}
+	if err := b.led.Set(on); err != nil {
+		return fmt.Errorf("board: %w", err)
+	}
+	return nil
+}
+
+// LED reports whether the LED was last set on.
+func (b *Board) LED() bool {
+	return b.led.On()
+}
+
+// Inspect takes one sample and reads everything else there is to show about
+// the sensor.
+func (b *Board) Inspect() (Details, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Details{}, errors.New("board: inspect: board closed")
+	}
+	d := Details{Kind: b.cfg.Hardware, Bus: b.cfg.Bus, LEDPin: b.cfg.LEDPin}
+	if b.simHat != nil {
+		d.Bus = "sim"
+	}
+	var err error
+	if d.Light, err = b.light(); err != nil {
+		return Details{}, err
+	}
+	if b.ads != nil {
+		r, err := b.ads.Read()
+		if err != nil {
+			return Details{}, fmt.Errorf("board: %w", err)
+		}
+		d.Ratio, d.Millivolts, d.Raw, d.Addr = r.Level, r.Millivolts, r.Raw, b.ads.Addr()
+		return d, nil
+	}
+	ch := b.cfg.Channel
+	var errs [3]error
+	d.Ratio, errs[0] = b.hat.Ratio(ch)
+	d.Millivolts, errs[1] = b.hat.Millivolts(ch)
+	d.Raw, errs[2] = b.hat.Raw(ch)
+	if err := errors.Join(errs[:]...); err != nil {
+		return Details{}, fmt.Errorf("board: %w", err)
+	}
+	d.ProductID, d.Firmware, d.Addr = b.hat.ProductID(), b.hat.Firmware(), b.hat.Addr()
+	return d, nil
+}
+
+// String describes the board, e.g. "Grove Base Hat (product 0x0004, firmware
+// 2) at I2C 1 addr 0x04, LED on GPIO5".
+func (b *Board) String() string { return b.desc }
+
+// Close turns the LED off, releases the LED pin and closes the I2C bus it
+// opened. Calling it again, or after Release, does nothing.
+func (b *Board) Close() error { return b.close(true) }
+
+// Release closes the I2C bus like Close but leaves the LED as it was set, for
+// a one-shot command such as `nightlight led on` whose effect should outlast
+// the process. Whether it does depends on the pin's driver: a memory-mapped
+// bcm283x pin keeps its level after exit; a GPIO character-device line (the
+// Pi 5's) is given back to the kernel at exit, and the kernel does not
+// promise to keep its level.
+func (b *Board) Release() error { return b.close(false) }
+
+func (b *Board) close(ledOff bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	var errs []error
+	if ledOff {
+		if err := b.led.Set(false); err != nil {
+			errs = append(errs, fmt.Errorf("board: leave the LED off: %w", err))
+		}
+		releasePin(b.pin)
+	}
+	if err := b.bus.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("board: close I2C bus %s: %w", b.cfg.Bus, err))
+	}
+	return errors.Join(errs...)
+}
+
+// releasePin gives the pin's line back to the kernel when its driver holds
+// one (periph's gpioioctl lines have a Close without a result).
+func releasePin(p gpio.PinIO) {
+	for p != nil {
+		switch c := p.(type) {
+		case interface{ Close() }:
+			c.Close()
+			return
+		case io.Closer:
+			c.Close()
+			return
+		case gpio.RealPin:
+			if r := c.Real(); r != p {
+				p = r
+				continue
+			}
+			return
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package grovehatsmoketest
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/host/v3"
+
+	"nightlight/hw/grovehat"
+	"nightlight/hw/grovehat/grovehatsim"
+)
+
+var (
+	record = flag.Bool("record", false, "record a real Grove Base Hat's I2C traffic (needs the hardware)")
+	busFlg = flag.String("bus", "1", "I2C bus to record on")
+	addr   = flag.Uint("addr", 0, "hat address; 0 probes 0x04 then 0x08")
+	ch     = flag.Int("ch", 0, "analog channel to read")
+	rounds = flag.Int("n", 3, "rounds of ratio, millivolts and raw to record")
+)
+
+// TestHardware records a real hat. It runs only with -record, on a Pi with
+// the hat; elsewhere it is skipped.
+func TestHardware(t *testing.T) {
+	if !*record {
+		t.Skip("needs a Grove Base Hat: go test ./hw/grovehat/grovehatsmoketest -run Hardware -v -args -record")
+	}
+	if _, err := host.Init(); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := i2creg.Open(*busFlg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	ops, readings, err := Record(bus, &grovehat.Opts{Addr: uint16(*addr)}, *ch, *rounds)
+	if werr := WriteGo(os.Stdout, ops); werr != nil {
+		t.Error(werr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("A%d: %+v", *ch, readings)
+}
+
+// TestRecordPlayback records the emulated hat and plays the recording back
+// through the driver: what Record captures is a valid playback script.
+func TestRecordPlayback(t *testing.T) {
+	hat := grovehatsim.New()
+	hat.SetAddr(0x08)
+	hat.SetRatio(2, 640)
+	ops, readings, err := Record(hat, nil, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Reading{Ratio: 640, Millivolts: 2112, Raw: 2621}
+	if len(readings) != 2 || readings[0] != want || readings[1] != want {
+		t.Fatalf("readings %+v, want 2 x %+v", readings, want)
+	}
+	// Only what reached the bus successfully is recorded: the NACK at 0x04 is not.
+	if len(ops) != 2+2*3 || ops[0].Addr != 0x08 {
+		t.Fatalf("recorded %d ops starting at %#x", len(ops), ops[0].Addr)
+	}
+
+	pb := &i2ctest.Playback{Ops: ops, DontPanic: true}
+	d, err := grovehat.New(pb, &grovehat.Opts{Addr: 0x08})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		r, _ := d.Ratio(2)
+		mv, _ := d.Millivolts(2)
+		raw, _ := d.Raw(2)
+		if got := (Reading{r, mv, raw}); got != want {
+			t.Fatalf("played back %+v, want %+v", got, want)
+		}
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var b strings.Builder
+	if err := WriteGo(&b, ops[:2]); err != nil {
+		t.Fatal(err)
+	}
+	wantGo := "[]i2ctest.IO{\n" +
+		"\t{Addr: 0x08, W: []byte{0x00}, R: []byte{0x04, 0x00}},\n" +
+		"\t{Addr: 0x08, W: []byte{0x02}, R: []byte{0x02, 0x00}},\n" +
+		"}\n"
+	if b.String() != wantGo {
+		t.Fatalf("WriteGo:\n%s\nwant:\n%s", b.String(), wantGo)
+	}
+	if s := goBytes(nil); s != "nil" {
+		t.Fatal(s)
+	}
+}
+
+func TestRecordError(t *testing.T) {
+	hat := grovehatsim.New()
+	hat.SetFirmware(1)
+	ops, _, err := Record(hat, nil, 0, 1)
+	if err == nil || len(ops) != 2 {
+		t.Fatalf("v0.1: %v after %d ops", err, len(ops))
+	}
+}

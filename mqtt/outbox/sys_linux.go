@@ -1,0 +1,34 @@
+//go:build linux
+
+package outbox
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// datasync flushes a file's data and the metadata needed to read it back
+// (its size) but not its timestamps: one device write fewer than fsync on
+// ext4 and f2fs, which matters for SD card wear.
+func datasync(f *os.File) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := sc.Control(func(fd uintptr) {
+		for {
+			serr = syscall.Fdatasync(int(fd))
+			if !errors.Is(serr, syscall.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package cli holds what both programs' mains share: the exit path, the
+// logger, and flag types for the settings.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"nightlight/cmd/internal/config"
+)
+
+// Exit prints err the way a person needs it and returns the exit status of
+// the contract: 0 clean stop, 1 runtime failure, 2 bad usage, 78 bad
+// configuration.
+func Exit(prog string, err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return config.ExitOK
+	}
+	code := config.ExitCode(err)
+	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+	if code == config.ExitUsage {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", prog)
+	}
+	return code
+}
+
+// SignalContext is cancelled by SIGINT or SIGTERM: a clean stop.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// NewLogger logs text to w at the given level.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Level is a log level setting: debug, info, warn or error.
+type Level struct{ L *slog.Level }
+
+func (v Level) String() string {
+	if v.L == nil {
+		return "info"
+	}
+	return strings.ToLower(v.L.String())
+}
+
+// Set parses a level.
+func (v Level) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "debug":
+		*v.L = slog.LevelDebug
+	case "info":
+		*v.L = slog.LevelInfo
+	case "warn", "warning":
+		*v.L = slog.LevelWarn
+	case "error":
+		*v.L = slog.LevelError
+	default:
+		return fmt.Errorf("%q is not a log level: use debug, info, warn or error", s)
+	}
+	return nil
+}
+
+// Hex16 is a 16-bit number setting that also reads 0x-prefixed hex, for I2C
+// addresses; zero prints as "auto".
+type Hex16 struct{ V *uint16 }
+
+func (h Hex16) String() string {
+	if h.V == nil || *h.V == 0 {
+		return "auto"
+	}
+	return fmt.Sprintf("0x%02x", *h.V)
+}
+
+// Set parses "auto", "0x04" or "4".
+func (h Hex16) Set(s string) error {
+	if s == "auto" || s == "" {
+		*h.V = 0
+		return nil
+	}
+	n, err := strconv.ParseUint(s, 0, 16)
+	if err != nil {
+		return fmt.Errorf("%q is not an address: write auto, or a number such as 0x04", s)
+	}
+	*h.V = uint16(n)
+	return nil
+}

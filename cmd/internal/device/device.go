@@ -1,0 +1,503 @@
+// Package device is the night light's daemon logic: sample the light, keep
+// every reading in the outbox and publish it, obey commands by switching the
+// LED, report state and status, and keep the light working when the broker
+// is away.
+//
+// Goroutines: Run owns two, the main loop (sampling, commands, fallback; it
+// is the only one that touches the hardware) and the sender (the only one
+// that publishes). paho's own goroutines only decode and hand over.
+package device
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"nightlight/mqtt/link"
+	"nightlight/mqtt/outbox"
+	"nightlight/mqtt/wire"
+)
+
+// Hardware is what the device needs of its board.
+type Hardware interface {
+	Light() (int, error)
+	SetLED(on bool) error
+}
+
+// Outbox is the durable queue every reading passes through.
+type Outbox interface {
+	NextSeq() uint64
+	Append(seq uint64, payload []byte) error
+	Next(max int) ([]outbox.Record, error)
+	Rewind()
+	Ack(seq uint64) error
+	Appended() <-chan struct{}
+	Stats() outbox.Stats
+}
+
+// Supervisor is told how the device is doing: systemd's notify protocol in
+// production, nothing in tests. Its calls must not block.
+type Supervisor interface {
+	Ready() error
+	Status(line string) error
+	Stopping() error
+	Watchdog() error
+	WatchdogInterval() time.Duration // 0: no watchdog
+}
+
+// Config is the device's behaviour; zero durations take the defaults.
+type Config struct {
+	ID            string
+	Broker        string
+	Username      string
+	Password      string
+	Interval      time.Duration // sample and publish period
+	Threshold     int           // the fallback rule: LED on below it (no default: 0 is a valid "never")
+	FallbackAfter time.Duration // how long without the broker before the device decides itself
+	MaxCommandAge time.Duration // commands older than this are not applied
+	Timeout       time.Duration // bounds every wait on the broker
+	KeepAlive     time.Duration
+	MaxBackoff    time.Duration
+	Logger        *slog.Logger
+	// Supervisor, when set, gets READY once Run starts (the hardware and
+	// the outbox are open by then), a status line after every pass of the
+	// main loop, watchdog pings from the main loop itself (so a stuck loop
+	// stops them, not just a dead process), and STOPPING.
+	Supervisor Supervisor
+}
+
+// Defaults of the contract.
+const (
+	DefaultInterval      = 5 * time.Second
+	DefaultThreshold     = 300
+	DefaultFallbackAfter = 30 * time.Second
+	DefaultMaxCommandAge = time.Minute
+	DefaultTimeout       = 5 * time.Second
+)
+
+// sendWindow is how many telemetry messages may await their PUBACK at once.
+const sendWindow = 64
+
+// shutdownFlush bounds the last attempt to empty the outbox at stop; what is
+// left stays on disk for the next start.
+const shutdownFlush = 2 * time.Second
+
+type incoming struct {
+	cmd      wire.Command
+	retained bool
+}
+
+// Device is a running night light.
+type Device struct {
+	cfg Config
+	hw  Hardware
+	ob  Outbox
+	log *slog.Logger
+
+	cmds        chan incoming
+	connected   chan struct{} // the sender's wake-up after each connect
+	stateDirty  chan struct{} // the sender's wake-up after each state change
+	offlineFrom atomic.Int64  // unix nanos when the link went down; 0 while up
+
+	// Owned by the main loop.
+	light     *int
+	sensorErr string
+	storeErr  string
+	newestCmd time.Time
+	ledKnown  bool
+	buf       []byte
+
+	mu    sync.Mutex // guards state, read by the sender
+	state wire.State
+	dirty bool // state not yet confirmed by the broker since it last changed or connected
+}
+
+// New prepares a device; Run runs it.
+func New(cfg Config, hw Hardware, ob Outbox) (*Device, error) {
+	if err := wire.ValidID(cfg.ID); err != nil {
+		return nil, err
+	}
+	if err := link.CheckBroker(cfg.Broker); err != nil {
+		return nil, err
+	}
+	setDefault(&cfg.Interval, DefaultInterval)
+	setDefault(&cfg.FallbackAfter, DefaultFallbackAfter)
+	setDefault(&cfg.MaxCommandAge, DefaultMaxCommandAge)
+	setDefault(&cfg.Timeout, DefaultTimeout)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Supervisor == nil {
+		cfg.Supervisor = unsupervised{}
+	}
+	return &Device{
+		cfg:        cfg,
+		hw:         hw,
+		ob:         ob,
+		log:        cfg.Logger,
+		cmds:       make(chan incoming, 16),
+		connected:  make(chan struct{}, 1),
+		stateDirty: make(chan struct{}, 1),
+		buf:        make([]byte, 0, 128),
+	}, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+func (d *Device) topic(kind string) string { return wire.Topic(d.cfg.ID, kind) }
+
+// Run runs the device until ctx is cancelled, then stops in order: sampling,
+// a last bounded flush of state and outbox, the retained "offline", the
+// connection. The LED is left off. Cancellation is a clean stop: nil.
+func (d *Device) Run(ctx context.Context) error {
+	l, err := link.New(link.Options{
+		Broker:     d.cfg.Broker,
+		ClientID:   d.cfg.ID,
+		Username:   d.cfg.Username,
+		Password:   d.cfg.Password,
+		Timeout:    d.cfg.Timeout,
+		KeepAlive:  d.cfg.KeepAlive,
+		MaxBackoff: d.cfg.MaxBackoff,
+		Birth:      &link.Message{Topic: d.topic(wire.KindStatus), Payload: []byte(wire.StatusOnline), Retained: true},
+		Will:       &link.Message{Topic: d.topic(wire.KindStatus), Payload: []byte(wire.StatusOffline), Retained: true},
+		Subscribe:  map[string]link.Handler{d.topic(wire.KindCommands): d.onCommand},
+		OnConnect:  d.onConnect,
+		OnLost:     func(error) { d.offlineFrom.CompareAndSwap(0, time.Now().UnixNano()) },
+		Logger:     d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.offlineFrom.Store(time.Now().UnixNano())
+	d.setLED(false, wire.SourceStartup)
+	l.Start()
+
+	sendCtx, stopSender := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.sender(sendCtx, l)
+	}()
+
+	sup := d.cfg.Supervisor
+	ticker := time.NewTicker(d.cfg.Interval)
+	defer ticker.Stop()
+	// The watchdog is fed by this loop, so it needs a pass at least that
+	// often even when the interval is longer.
+	var heartbeat <-chan time.Time
+	if wd := sup.WatchdogInterval(); wd > 0 {
+		hb := time.NewTicker(wd)
+		defer hb.Stop()
+		heartbeat = hb.C
+	}
+	if err := sup.Ready(); err != nil {
+		d.log.Warn("could not tell systemd we are ready", "err", err)
+	}
+	d.sample(time.Now())
+loop:
+	for {
+		sup.Watchdog()
+		sup.Status(d.statusLine(l))
+		select {
+		case <-ctx.Done():
+			break loop
+		case now := <-ticker.C:
+			d.sample(now)
+		case in := <-d.cmds:
+			d.apply(in, time.Now())
+		case <-heartbeat:
+		}
+	}
+
+	sup.Stopping()
+	d.log.Info("stopping")
+	d.setLED(false, wire.SourceShutdown)
+	stopSender()
+	wg.Wait()
+	if l.Connected() {
+		deadline := time.Now().Add(shutdownFlush)
+		d.publishState(l)
+		if err := d.drain(l, deadline); err != nil {
+			d.log.Warn("readings left in the outbox for the next start", "err", err)
+		}
+	}
+	l.Close(&link.Message{Topic: d.topic(wire.KindStatus), Payload: []byte(wire.StatusOffline), Retained: true})
+	return nil
+}
+
+// statusLine is the one line "systemctl status" shows.
+func (d *Device) statusLine(l *link.Link) string {
+	conn := "broker " + d.cfg.Broker + " connected"
+	if !l.Connected() {
+		conn = "broker " + d.cfg.Broker + " NOT connected"
+	}
+	light := "no reading yet"
+	switch {
+	case d.sensorErr != "":
+		light = "sensor FAILING"
+	case d.light != nil:
+		light = fmt.Sprintf("light %d", *d.light)
+	}
+	d.mu.Lock()
+	led, source := "off", d.state.Source
+	if d.state.LEDOn {
+		led = "on"
+	}
+	d.mu.Unlock()
+	return fmt.Sprintf("%s; outbox %d pending; %s; LED %s (%s)", conn, d.ob.Stats().Pending, light, led, source)
+}
+
+// unsupervised is the Supervisor of a device nobody watches.
+type unsupervised struct{}
+
+func (unsupervised) Ready() error                    { return nil }
+func (unsupervised) Status(string) error             { return nil }
+func (unsupervised) Stopping() error                 { return nil }
+func (unsupervised) Watchdog() error                 { return nil }
+func (unsupervised) WatchdogInterval() time.Duration { return 0 }
+
+// onConnect runs on paho's goroutine after subscriptions are restored.
+func (d *Device) onConnect() {
+	d.offlineFrom.Store(0)
+	signal(d.connected)
+}
+
+// onCommand runs on paho's goroutine: decode, then hand over or refuse.
+func (d *Device) onCommand(m link.Message) {
+	c, err := wire.ParseCommand(m.Payload)
+	if err != nil {
+		d.log.Warn("command refused", "topic", m.Topic, "reason", err.Error(), "payload", excerpt(m.Payload))
+		return
+	}
+	select {
+	case d.cmds <- incoming{cmd: c, retained: m.Retained}:
+	default:
+		d.log.Warn("command refused", "reason", "too many commands queued; the next one will be applied", "payload", excerpt(m.Payload))
+	}
+}
+
+// apply decides whether a valid command may switch the LED.
+func (d *Device) apply(in incoming, now time.Time) {
+	c := in.cmd
+	reason := ""
+	switch {
+	case c.TS.IsZero() && in.retained:
+		// A retained command replayed by the broker could be days old: the
+		// classic "ghost switching". Without a ts its age is unknown.
+		reason = "retained command without ts: its age cannot be checked"
+	case c.TS.IsZero():
+		// The lesson's server sends no ts; a live command is taken as now.
+	case now.Sub(c.TS) > d.cfg.MaxCommandAge:
+		reason = fmt.Sprintf("stale: decided %s ago, max_command_age is %s", now.Sub(c.TS).Round(time.Millisecond), d.cfg.MaxCommandAge)
+	case c.TS.Sub(now) > d.cfg.MaxCommandAge:
+		reason = fmt.Sprintf("ts %s is %s in the future: check the clocks of device and server", wire.FormatTime(c.TS), c.TS.Sub(now).Round(time.Millisecond))
+	case c.TS.Before(d.newestCmd):
+		reason = fmt.Sprintf("out of order: older than the newest applied command (%s)", wire.FormatTime(d.newestCmd))
+	}
+	if reason != "" {
+		d.log.Warn("command ignored", "led_on", c.LEDOn, "reason", reason)
+		return
+	}
+	if !c.TS.IsZero() {
+		d.newestCmd = c.TS
+	}
+	d.setLED(c.LEDOn, wire.SourceCommand)
+}
+
+// sample takes one reading, stores it, and runs the fallback rule.
+func (d *Device) sample(now time.Time) {
+	v, err := d.hw.Light()
+	if err != nil {
+		if msg := err.Error(); msg != d.sensorErr {
+			d.log.Error("sensor read failed; retrying every interval", "err", msg)
+			d.sensorErr = msg
+			d.updateState(func(s *wire.State) { s.Error = msg })
+		}
+		return
+	}
+	if d.sensorErr != "" {
+		d.log.Info("sensor read works again")
+		d.sensorErr = ""
+		d.updateState(func(s *wire.State) { s.Error = "" })
+	}
+	d.light = &v
+	seq := d.ob.NextSeq()
+	d.buf = wire.Telemetry{Light: v, Seq: seq, TS: now}.AppendJSON(d.buf[:0])
+	if err := d.ob.Append(seq, d.buf); err != nil {
+		if msg := err.Error(); msg != d.storeErr {
+			d.log.Error("reading not stored", "seq", seq, "err", msg)
+			d.storeErr = msg
+		}
+	} else {
+		if d.storeErr != "" {
+			d.log.Info("outbox stores readings again")
+			d.storeErr = ""
+		}
+		d.log.Info("reading", "light", v, "seq", seq)
+	}
+	d.fallback(v, now)
+}
+
+// fallback applies the server's threshold rule locally once the broker has
+// been away for FallbackAfter, so the light still works offline.
+func (d *Device) fallback(light int, now time.Time) {
+	from := d.offlineFrom.Load()
+	if from == 0 || now.Sub(time.Unix(0, from)) < d.cfg.FallbackAfter {
+		return
+	}
+	d.setLED(light < d.cfg.Threshold, wire.SourceFallback)
+}
+
+// setLED drives the LED and records the state; unchanged LED, unchanged
+// source: nothing to do.
+func (d *Device) setLED(on bool, source string) {
+	d.mu.Lock()
+	same := d.ledKnown && d.state.LEDOn == on && d.state.Source == source
+	d.mu.Unlock()
+	if same {
+		return
+	}
+	if err := d.hw.SetLED(on); err != nil {
+		d.log.Error("LED not switched", "led_on", on, "err", err)
+		return
+	}
+	d.ledKnown = true
+	d.log.Info("LED", "led_on", on, "source", source)
+	d.updateState(func(s *wire.State) { s.LEDOn, s.Source = on, source })
+}
+
+func (d *Device) updateState(change func(*wire.State)) {
+	d.mu.Lock()
+	change(&d.state)
+	if d.light != nil {
+		v := *d.light
+		d.state.Light = &v
+	}
+	d.state.TS = wire.FormatTime(time.Now())
+	d.dirty = true
+	d.mu.Unlock()
+	signal(d.stateDirty)
+}
+
+// sender is the one goroutine that publishes: the retained state first,
+// then the outbox in seq order. It stops when ctx is cancelled.
+func (d *Device) sender(ctx context.Context, l *link.Link) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.connected:
+			// A new connection: the broker may have lost our retained state,
+			// and whatever was in flight is unconfirmed.
+			d.mu.Lock()
+			d.dirty = true
+			d.mu.Unlock()
+			d.ob.Rewind()
+		case <-d.stateDirty:
+		case <-d.ob.Appended():
+		case <-retry.C:
+		}
+		if !l.Connected() {
+			continue // onConnect wakes us
+		}
+		err := d.publishState(l)
+		if err == nil {
+			err = d.drain(l, time.Time{})
+		}
+		if err != nil && !errors.Is(err, link.ErrNotConnected) {
+			d.log.Warn("publish failed; retrying", "err", err)
+			retry.Reset(time.Second)
+		}
+	}
+}
+
+// publishState publishes the retained state if it changed since the broker
+// last confirmed it.
+func (d *Device) publishState(l *link.Link) error {
+	d.mu.Lock()
+	if !d.dirty {
+		d.mu.Unlock()
+		return nil
+	}
+	st := d.state
+	d.dirty = false
+	d.mu.Unlock()
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	err = l.PublishWait(link.Message{Topic: d.topic(wire.KindState), Payload: payload, Retained: true})
+	if err != nil {
+		d.mu.Lock()
+		d.dirty = true
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// drain publishes the outbox up to its end (or the deadline, if not zero),
+// with up to sendWindow messages awaiting acknowledgement, and acknowledges
+// in the outbox only what the broker confirmed. On any failure it rewinds,
+// so the next attempt starts at the oldest unconfirmed reading.
+func (d *Device) drain(l *link.Link, deadline time.Time) error {
+	topic := d.topic(wire.KindTelemetry)
+	pending := make([]*link.Delivery, 0, sendWindow)
+	for deadline.IsZero() || time.Now().Before(deadline) {
+		recs, err := d.ob.Next(sendWindow)
+		if err != nil {
+			d.ob.Rewind()
+			return fmt.Errorf("read outbox: %w", err)
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		pending = pending[:0]
+		for _, r := range recs {
+			pending = append(pending, l.Publish(link.Message{Topic: topic, Payload: r.Payload}))
+		}
+		var failed error
+		for i, p := range pending {
+			if err := p.Wait(); err != nil {
+				failed = err
+				continue
+			}
+			if err := d.ob.Ack(recs[i].Seq); err != nil {
+				failed = fmt.Errorf("outbox ack %d: %w", recs[i].Seq, err)
+			}
+		}
+		if failed != nil {
+			d.ob.Rewind()
+			return failed
+		}
+	}
+	return errors.New("stopped before the outbox was empty")
+}
+
+// signal wakes a capacity-1 channel's reader without ever blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// excerpt quotes at most 64 bytes of a payload for a log line.
+func excerpt(p []byte) string {
+	if len(p) > 64 {
+		return fmt.Sprintf("%q... (%d bytes)", p[:64], len(p))
+	}
+	return fmt.Sprintf("%q", p)
+}

@@ -1,0 +1,111 @@
+// Command nightlight-server is the night light's control side: it follows
+// the telemetry of one device (--id ID) or every device (--id +), decides
+// led_on = light < threshold for each fresh reading, and sends the command.
+//
+//	nightlight-server [--config FILE] [flags]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"nightlight/cmd/internal/cli"
+	"nightlight/cmd/internal/config"
+	"nightlight/cmd/internal/control"
+	"nightlight/mqtt/wire"
+	"nightlight/systemd"
+)
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+const defaultConfigFile = "/etc/nightlight/nightlight-server.yaml"
+
+type settings struct {
+	Broker    string
+	ID        string
+	ClientID  string
+	Threshold int
+	MaxAge    time.Duration
+	LogLevel  slog.Level
+}
+
+func bindSettings(fs *flag.FlagSet, s *settings) {
+	host, _ := os.Hostname()
+	host, _, _ = strings.Cut(host, ".")
+	fs.StringVar(&s.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://host:1883 or ssl://host:8883")
+	fs.StringVar(&s.ID, "id", wire.AllDevices, "device to control, or + for every device")
+	fs.StringVar(&s.ClientID, "client-id", "nightlight-server-"+host, "MQTT client id of the server (unique per broker)")
+	fs.IntVar(&s.Threshold, "threshold", control.DefaultThreshold, "the LED goes on below this light level (0..1000)")
+	fs.DurationVar(&s.MaxAge, "max-age", control.DefaultMaxAge, "readings taken longer ago than this are history: logged, not acted on")
+	s.LogLevel = slog.LevelInfo
+	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")
+}
+
+const usage = `Usage:
+  nightlight-server [--config FILE] [flags]
+  nightlight-server version
+
+Settings: each flag is also a key of the config file (max-age -> max_age)
+and an environment variable (NIGHTLIGHT_SERVER_MAX_AGE); flag > environment > file > default.
+  --config FILE  (default ` + defaultConfigFile + `; a missing default file is fine)
+
+Flags:
+`
+
+func main() {
+	os.Exit(cli.Exit("nightlight-server", run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 1 && args[0] == "version" {
+		fmt.Fprintf(stdout, "nightlight-server %s\n", version)
+		return nil
+	}
+	s := new(settings)
+	spec := config.Spec{
+		Name:        "nightlight-server",
+		EnvPrefix:   "NIGHTLIGHT_SERVER_",
+		DefaultFile: defaultConfigFile,
+		Output:      stderr,
+		Bind:        func(fs *flag.FlagSet) { bindSettings(fs, s) },
+		Usage: func(fs *flag.FlagSet) {
+			fmt.Fprint(fs.Output(), usage)
+			fs.PrintDefaults()
+		},
+	}
+	l, err := spec.Load(args)
+	if err != nil {
+		return err
+	}
+	if len(l.Args) > 0 {
+		return &config.UsageError{Err: fmt.Errorf("unexpected argument %q", l.Args[0])}
+	}
+	if s.Threshold < wire.MinLight || s.Threshold > wire.MaxLight+1 {
+		return config.Errorf("threshold (%s): %d is outside the light scale: use 0..1001", l.Origin("threshold"), s.Threshold)
+	}
+	if s.MaxAge <= 0 {
+		return config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)
+	}
+	log := systemd.NewLogger(stderr, s.LogLevel)
+	srv, err := control.New(control.Config{
+		Broker:     s.Broker,
+		ClientID:   s.ClientID,
+		Device:     s.ID,
+		Threshold:  s.Threshold,
+		MaxAge:     s.MaxAge,
+		Logger:     log,
+		Supervisor: systemd.NewNotifier(),
+	})
+	if err != nil {
+		return config.Errorf("%v", err)
+	}
+	ctx, stop := cli.SignalContext()
+	defer stop()
+	return srv.Run(ctx)
+}

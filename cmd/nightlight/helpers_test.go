@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"nightlight/cmd/internal/cli"
+	"nightlight/cmd/internal/control"
+	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/wire"
+)
+
+// logBuffer collects log lines for assertions; safe for concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the log holds every one of want, on one line.
+func (b *logBuffer) waitFor(t *testing.T, timeout time.Duration, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, line := range strings.Split(b.String(), "\n") {
+			if containsAll(line, want) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q within %s; log:\n%s", want, timeout, b.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// testSettings are the daemon's defaults with simulated hardware reading
+// the light from a file, a private state dir and a short interval.
+func testSettings(t *testing.T, brokerURL, id string, interval time.Duration) (*settings, string) {
+	t.Helper()
+	s := new(settings)
+	bindSettings(flag.NewFlagSet("test", flag.ContinueOnError), s)
+	light := filepath.Join(t.TempDir(), "light")
+	setLight(t, light, 500)
+	s.ID, s.Broker, s.Hardware, s.SimLight = id, brokerURL, "sim", light
+	s.StateDir = t.TempDir()
+	s.Interval = interval
+	return s, light
+}
+
+func setLight(t *testing.T, file string, level int) {
+	t.Helper()
+	setLightText(t, file, fmt.Sprintf("%d\n", level))
+}
+
+func setLightText(t *testing.T, file, text string) {
+	t.Helper()
+	// Write and rename, so the device never reads a half-written file.
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startDevice runs the daemon in-process until the test ends; its log goes
+// to the returned buffer.
+func startDevice(t *testing.T, s *settings) *logBuffer {
+	t.Helper()
+	logs := new(logBuffer)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runDevice(ctx, s, cli.NewLogger(logs, slog.LevelDebug), nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("device stopped with %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("device did not stop within 15s; log:\n%s", logs.String())
+		}
+	})
+	return logs
+}
+
+// startServer runs the control server in-process until the test ends.
+func startServer(t *testing.T, brokerURL, id string) *logBuffer {
+	t.Helper()
+	logs := new(logBuffer)
+	srv, err := control.New(control.Config{
+		Broker:    brokerURL,
+		ClientID:  "server-" + id,
+		Device:    id,
+		Threshold: control.DefaultThreshold,
+		Logger:    cli.NewLogger(logs, slog.LevelDebug),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server stopped with %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("server did not stop within 15s")
+		}
+	})
+	return logs
+}
+
+// states follows a device's retained state topic.
+func states(t *testing.T, c paho.Client, id string) <-chan paho.Message {
+	return mqtttest.Messages(t, c, wire.Topic(id, wire.KindState))
+}
+
+// waitState waits for a state message that satisfies ok and returns it.
+func waitState(t *testing.T, ch <-chan paho.Message, timeout time.Duration, what string, ok func(wire.State) bool) wire.State {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m := <-ch:
+			s, err := wire.ParseState(m.Payload())
+			if err != nil {
+				t.Fatalf("bad state message %q: %v", m.Payload(), err)
+			}
+			if ok(s) {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("no state with %s within %s", what, timeout)
+		}
+	}
+}
+
+func ledIs(on bool, source string) func(wire.State) bool {
+	return func(s wire.State) bool { return s.LEDOn == on && s.Source == source }
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the nightlight command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nightlight-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "nightlight")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/wire"
+)
+
+// TestLEDFollowsLight: device and server through a real broker; the light
+// file at 100 turns the LED on, at 800 off, each within one interval plus a
+// margin for the round trip device -> server -> device.
+func TestLEDFollowsLight(t *testing.T) {
+	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
+		const id = "follow"
+		const interval = 250 * time.Millisecond
+		const margin = 1500 * time.Millisecond
+		watcher := mqtttest.Client(t, b.URL(), "watcher")
+		st := states(t, watcher, id)
+		s, light := testSettings(t, b.URL(), id, interval)
+		startServer(t, b.URL(), id)
+		startDevice(t, s)
+		waitState(t, st, 10*time.Second, "the device started", func(wire.State) bool { return true })
+
+		for _, step := range []struct {
+			level int
+			on    bool
+		}{{100, true}, {800, false}, {299, true}, {300, false}} {
+			setLight(t, light, step.level)
+			start := time.Now()
+			waitState(t, st, 10*time.Second, fmt.Sprintf("led_on %v at light %d", step.on, step.level), ledIs(step.on, wire.SourceCommand))
+			if took := time.Since(start); took > interval+margin {
+				t.Errorf("light %d: LED followed after %s, want within %s", step.level, took, interval+margin)
+			}
+		}
+	})
+}
+
+// TestLessonServerWire: the lesson's device publishes exactly {"light": 100}
+// and reads payload["led_on"] from the answer.
+func TestLessonServerWire(t *testing.T) {
+	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
+		const id = "lesson-device"
+		startServer(t, b.URL(), id)
+		lesson := mqtttest.Client(t, b.URL(), "lesson-device-script")
+		cmds := mqtttest.Messages(t, lesson, id+"/commands")
+		time.Sleep(300 * time.Millisecond) // let the server subscribe
+		for _, tc := range []struct {
+			payload string
+			want    bool
+		}{{`{"light": 100}`, true}, {`{"light": 800}`, false}} {
+			deadline := time.After(10 * time.Second)
+			mqtttest.Publish(t, lesson, id+"/telemetry", []byte(tc.payload), false)
+			for got := false; !got; {
+				select {
+				case m := <-cmds:
+					var cmd map[string]any
+					if err := json.Unmarshal(m.Payload(), &cmd); err != nil {
+						t.Fatalf("command %q is not JSON: %v", m.Payload(), err)
+					}
+					if cmd["led_on"] != tc.want {
+						t.Fatalf("after %s got %s, want led_on %v", tc.payload, m.Payload(), tc.want)
+					}
+					got = true
+				case <-deadline:
+					t.Fatalf("no command after %s", tc.payload)
+				}
+			}
+		}
+	})
+}
+
+// TestLessonCommandWire: the lesson's server sends exactly {"led_on": true}.
+func TestLessonCommandWire(t *testing.T) {
+	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
+		const id = "lesson-server"
+		watcher := mqtttest.Client(t, b.URL(), "watcher")
+		st := states(t, watcher, id)
+		s, _ := testSettings(t, b.URL(), id, time.Second)
+		startDevice(t, s)
+		waitState(t, st, 10*time.Second, "the startup state", ledIs(false, wire.SourceStartup))
+
+		lesson := mqtttest.Client(t, b.URL(), "lesson-server-script")
+		mqtttest.Publish(t, lesson, id+"/commands", []byte(`{"led_on": true}`), false)
+		waitState(t, st, 5*time.Second, "led_on true", ledIs(true, wire.SourceCommand))
+		mqtttest.Publish(t, lesson, id+"/commands", []byte(`{"led_on": false}`), false)
+		waitState(t, st, 5*time.Second, "led_on false", ledIs(false, wire.SourceCommand))
+	})
+}
+
+// TestReconnect: the broker stops and starts again under a running device
+// and server; afterwards commands are obeyed and telemetry flows again.
+func TestReconnect(t *testing.T) {
+	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
+		const id = "reconnect"
+		s, light := testSettings(t, b.URL(), id, 200*time.Millisecond)
+		devLog := startDevice(t, s)
+		startServer(t, b.URL(), id)
+		devLog.waitFor(t, 10*time.Second, "connected", b.URL())
+
+		b.Stop()
+		devLog.waitFor(t, 10*time.Second, "connection lost")
+		time.Sleep(500 * time.Millisecond) // readings taken while the broker is away
+		b.Start()
+
+		// A fresh client after the restart: the broker forgot the old ones.
+		watcher := mqtttest.Client(t, b.URL(), "watcher-after")
+		st := states(t, watcher, id)
+		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+		deadline := time.After(30 * time.Second)
+		for got := 0; got < 3; {
+			select {
+			case m := <-tel:
+				if _, err := wire.ParseTelemetry(m.Payload()); err != nil {
+					t.Fatalf("telemetry %q: %v", m.Payload(), err)
+				}
+				got++
+			case <-deadline:
+				t.Fatalf("telemetry did not flow again after the broker restart; device log:\n%s", devLog.String())
+			}
+		}
+		setLight(t, light, 50)
+		waitState(t, st, 10*time.Second, "led_on true after the restart", ledIs(true, wire.SourceCommand))
+		if n := strings.Count(devLog.String(), `msg=connected`); n < 2 {
+			t.Errorf("device connected %d times, want a reconnect", n)
+		}
+	})
+}
+
+// TestBadCommands: each bad payload is refused with its reason in the log;
+// the device keeps running and obeys the next valid command.
+func TestBadCommands(t *testing.T) {
+	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
+		const id = "junk"
+		watcher := mqtttest.Client(t, b.URL(), "watcher")
+		st := states(t, watcher, id)
+		s, _ := testSettings(t, b.URL(), id, time.Second)
+		logs := startDevice(t, s)
+		waitState(t, st, 10*time.Second, "the startup state", ledIs(false, wire.SourceStartup))
+
+		sender := mqtttest.Client(t, b.URL(), "junk-sender")
+		bad := []struct{ name, payload, reason string }{
+			{"not JSON", "switch it on", "not JSON"},
+			{"wrong type", `{"led_on": "yes"}`, "true or false"},
+			{"number", `{"led_on": 1}`, "true or false"},
+			{"missing field", `{"light": 100}`, "is missing"},
+			{"1 MiB", strings.Repeat("A", 1<<20), "more than the 1024 allowed"},
+		}
+		for _, c := range bad {
+			mqtttest.Publish(t, sender, id+"/commands", []byte(c.payload), false)
+			logs.waitFor(t, 5*time.Second, "command refused", c.reason)
+		}
+		mqtttest.Publish(t, sender, id+"/commands", []byte(`{"led_on": true}`), false)
+		waitState(t, st, 5*time.Second, "led_on true after the junk", ledIs(true, wire.SourceCommand))
+	})
+}
+
+// TestSensorFailure: a sensor that fails after start is reported in the
+// state (not as a fake light value), logged once per change of state rather
+// than once per sample, retried every interval, and recovered from.
+func TestSensorFailure(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	const id = "failing"
+	watcher := mqtttest.Client(t, b.URL(), "watcher")
+	st := states(t, watcher, id)
+	tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+	s, light := testSettings(t, b.URL(), id, 50*time.Millisecond)
+	logs := startDevice(t, s)
+	waitState(t, st, 10*time.Second, "the startup state", ledIs(false, wire.SourceStartup))
+
+	// The simulated sensor reads its level from the file: garble it.
+	setLightText(t, light, "garbage")
+	failed := waitState(t, st, 5*time.Second, "a sensor error", func(s wire.State) bool { return s.Error != "" })
+	if !strings.Contains(failed.Error, light) {
+		t.Errorf("state error %q does not name the light file", failed.Error)
+	}
+	time.Sleep(10 * s.Interval) // ten failing samples
+	drain(tel)
+	time.Sleep(3 * s.Interval)
+	if n := len(tel); n != 0 {
+		t.Errorf("%d readings published while the sensor failed, want none", n)
+	}
+	if n := strings.Count(logs.String(), "sensor read failed"); n != 1 {
+		t.Errorf("failure logged %d times, want once", n)
+	}
+
+	setLight(t, light, 640)
+	waitState(t, st, 5*time.Second, "the error cleared", func(s wire.State) bool { return s.Error == "" })
+	logs.waitFor(t, 5*time.Second, "sensor read works again")
+	select {
+	case m := <-tel:
+		r, err := wire.ParseTelemetry(m.Payload())
+		if err != nil || r.Light != 640 {
+			t.Fatalf("reading after recovery %q (%v), want light 640", m.Payload(), err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no telemetry after the sensor recovered")
+	}
+}
+
+func drain[T any](ch <-chan T) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}

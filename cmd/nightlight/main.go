@@ -1,0 +1,283 @@
+// Command nightlight is the night light's device daemon: it reads the light
+// sensor, publishes telemetry over MQTT, obeys commands by switching the LED,
+// and keeps every reading in an on-disk outbox while the broker is away.
+//
+//	nightlight [run] [--config FILE] [flags]  the device daemon (default command)
+//	nightlight demo                            broker + server + simulated device in one process
+//	nightlight read                            read the light sensor once and print it
+//	nightlight led on|off                      drive the LED directly
+//	nightlight check-config [--config FILE]    validate the configuration and exit
+//	nightlight version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"nightlight/cmd/internal/cli"
+	"nightlight/cmd/internal/config"
+	"nightlight/cmd/internal/device"
+	"nightlight/hw/board"
+	"nightlight/mqtt/outbox"
+	"nightlight/systemd"
+)
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(cli.Exit("nightlight", dispatch(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+const usage = `Usage:
+  nightlight [run] [--config FILE] [flags]  the device daemon (default command)
+  nightlight demo [--duration D]             broker + server + simulated device in one process
+  nightlight read [--verbose] [flags]        read the light sensor once and print it
+  nightlight led on|off [flags]              drive the LED directly
+  nightlight check-config [--config FILE]    validate the configuration and exit
+  nightlight version
+
+Settings: each flag is also a key of the config file (state-dir -> state_dir)
+and an environment variable (NIGHTLIGHT_STATE_DIR); flag > environment > file > default.
+  --config FILE  (default ` + defaultConfigFile + `; a missing default file is fine)
+`
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runDaemon(args, stderr)
+	case "demo":
+		return runDemo(args, stdout, stderr)
+	case "read":
+		return runRead(args, stdout, stderr)
+	case "led":
+		return runLED(args, stdout, stderr)
+	case "check-config":
+		return runCheck(args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "nightlight %s\n", version)
+		return nil
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return &config.UsageError{Err: fmt.Errorf("unknown command %q: use run, demo, read, led, check-config or version", cmd)}
+}
+
+// load reads the settings from every source and checks them; extra binds
+// command-specific flags that are not settings.
+func load(cmdName string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*settings, *config.Loaded, error) {
+	s := new(settings)
+	spec := config.Spec{
+		Name:        "nightlight " + cmdName,
+		EnvPrefix:   "NIGHTLIGHT_",
+		DefaultFile: defaultConfigFile,
+		Output:      stderr,
+		Bind: func(fs *flag.FlagSet) {
+			bindSettings(fs, s)
+			if extra != nil {
+				extra(fs)
+			}
+		},
+		Usage: func(fs *flag.FlagSet) {
+			fmt.Fprint(fs.Output(), usage, "\nFlags of 'nightlight "+cmdName+"':\n")
+			fs.PrintDefaults()
+		},
+	}
+	l, err := spec.Load(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.check(l); err != nil {
+		return nil, nil, err
+	}
+	return s, l, nil
+}
+
+func noArgs(l *config.Loaded) error {
+	if len(l.Args) > 0 {
+		return &config.UsageError{Err: fmt.Errorf("unexpected argument %q", l.Args[0])}
+	}
+	return nil
+}
+
+// runDaemon runs the device until SIGINT or SIGTERM. SIGHUP reloads: the
+// configuration is read again from every source and, if it is valid, the
+// device is restarted with it in-process (the outbox and its seq carry over,
+// so no reading is lost); if it is not, the error is logged and the running
+// device goes on untouched.
+func runDaemon(args []string, stderr io.Writer) error {
+	s, l, err := load("run", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(l); err != nil {
+		return err
+	}
+	notifier := systemd.NewNotifier()
+	ctx, stop := cli.SignalContext()
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	for {
+		log := systemd.NewLogger(stderr, s.LogLevel)
+		if l.File != "" {
+			log.Info("configuration", "file", l.File)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- runDevice(runCtx, s, log, notifier) }()
+	waiting:
+		for {
+			select {
+			case err := <-done:
+				cancel()
+				return err
+			case <-hup:
+				notifier.Reloading()
+				ns, nl, err := load("run", args, io.Discard, nil)
+				if err == nil {
+					err = noArgs(nl)
+				}
+				if err != nil {
+					log.Error("reload refused, the running configuration stays", "err", err)
+					notifier.Ready()
+					continue
+				}
+				log.Info("reloading")
+				s, l = ns, nl
+				break waiting
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			return err
+		}
+	}
+}
+
+// runDevice opens the hardware and the outbox, runs the device until ctx is
+// done, and closes what it opened in reverse order. sup may be nil.
+func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Supervisor) error {
+	b, err := board.Open(s.board())
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	log.Info("hardware", "board", b.String())
+
+	mode, _ := s.syncMode() // checked by load
+	ob, err := outbox.Open(s.StateDir, outbox.Options{
+		Sync:     mode,
+		MaxBytes: int64(s.OutboxMaxMB) << 20,
+		Logger:   log.With("component", "outbox"),
+	})
+	if err != nil {
+		return fmt.Errorf("state_dir %s: %w", s.StateDir, err)
+	}
+	defer func() {
+		if err := ob.Close(); err != nil {
+			log.Error("outbox close", "err", err)
+		}
+	}()
+
+	d, err := device.New(device.Config{
+		ID:            s.ID,
+		Broker:        s.Broker,
+		Interval:      s.Interval,
+		Threshold:     s.Threshold,
+		FallbackAfter: s.FallbackAfter,
+		MaxCommandAge: s.MaxCommandAge,
+		Logger:        log.With("component", "device"),
+		Supervisor:    sup,
+	}, b, ob)
+	if err != nil {
+		return config.Errorf("%v", err)
+	}
+	log.Info("starting", "id", s.ID, "broker", s.Broker, "interval", s.Interval, "version", version)
+	return d.Run(ctx)
+}
+
+func runRead(args []string, stdout, stderr io.Writer) error {
+	var verbose bool
+	s, l, err := load("read", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&verbose, "verbose", false, "print every register of the sensor, not just the light level")
+	})
+	if err != nil {
+		return err
+	}
+	if err := noArgs(l); err != nil {
+		return err
+	}
+	b, err := board.Open(s.board())
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if verbose {
+		d, err := b.Inspect()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, d.String())
+		return nil
+	}
+	v, err := b.Light()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "light: %d\n", v)
+	return nil
+}
+
+func runLED(args []string, stdout, stderr io.Writer) error {
+	s, l, err := load("led", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if len(l.Args) != 1 || (l.Args[0] != "on" && l.Args[0] != "off") {
+		return &config.UsageError{Err: errors.New("say which: nightlight led on, or nightlight led off")}
+	}
+	on := l.Args[0] == "on"
+	b, err := board.Open(s.board())
+	if err != nil {
+		return err
+	}
+	// Release, not Close: the LED is meant to stay as set after we exit.
+	defer b.Release()
+	if err := b.SetLED(on); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "LED %s (%s)\n", l.Args[0], b.String())
+	return nil
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) error {
+	s, l, err := load("check-config", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(l); err != nil {
+		return err
+	}
+	file := l.File
+	if file == "" {
+		file = "none (defaults, environment and flags only)"
+	}
+	fmt.Fprintf(stdout, "configuration OK\n  file: %s\n  id: %s\n  broker: %s\n  hardware: %s\n  interval: %s\n  state_dir: %s\n",
+		file, s.ID, s.Broker, s.Hardware, s.Interval, s.StateDir)
+	return nil
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"nightlight/mqtt/mqtttest"
+)
+
+// notifySocket is a fake systemd: it collects what the daemon sends to
+// NOTIFY_SOCKET, one datagram per message.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &notifySocket{path: path, conn: conn, msgs: make(chan string, 4096)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				close(n.msgs)
+				return
+			}
+			n.msgs <- string(buf[:k])
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return n
+}
+
+// expect waits for a message containing want and returns it.
+func (n *notifySocket) expect(t *testing.T, want string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m := <-n.msgs:
+			if strings.Contains(m, want) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no %q from the daemon within %s", want, timeout)
+		}
+	}
+}
+
+// count counts messages containing want that arrive within d.
+func (n *notifySocket) count(want string, d time.Duration) int {
+	deadline := time.After(d)
+	k := 0
+	for {
+		select {
+		case m := <-n.msgs:
+			if strings.Contains(m, want) {
+				k++
+			}
+		case <-deadline:
+			return k
+		}
+	}
+}
+
+// TestSystemdNotify runs the daemon as systemd would (NOTIFY_SOCKET,
+// WATCHDOG_USEC) and checks the whole sequence: READY once the hardware and
+// outbox are open, a STATUS line that follows the state, WATCHDOG pings from
+// the main loop that stop while the loop is stuck and resume after, RELOADING
+// and READY around SIGHUP, STOPPING at SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	sock := newNotifySocket(t)
+	dir := t.TempDir()
+	light := filepath.Join(dir, "light")
+	setLight(t, light, 120)
+	conf := filepath.Join(dir, "nightlight.yaml")
+	os.WriteFile(conf, []byte("hardware: sim\nid: notified\ninterval: 100ms\nbroker: "+b.URL()+"\nsim_light: "+light+"\n"), 0o644)
+
+	cmd := exec.Command(binary(t), "run", "--config", conf, "--state-dir", filepath.Join(dir, "state"))
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=200000")
+	out := new(logBuffer) // written by exec's copier while we read it
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	defer func() {
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", out.String())
+		}
+	}()
+
+	sock.expect(t, "READY=1", 10*time.Second)
+	st := sock.expect(t, "STATUS=broker "+b.URL()+" connected", 10*time.Second)
+	sock.expect(t, "light 120", 10*time.Second)
+	t.Logf("status line: %s", st)
+	if n := sock.count("WATCHDOG=1", time.Second); n < 3 {
+		t.Fatalf("%d watchdog pings in 1s with WATCHDOG_USEC=200000, want several", n)
+	}
+
+	// Stick the main loop: the simulated sensor reads its level from a
+	// FIFO that nobody writes, so the read blocks.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fifo, light); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the loop reaches the read and blocks
+	if n := sock.count("WATCHDOG=1", time.Second); n > 1 {
+		t.Fatalf("%d watchdog pings while the main loop was stuck, want none", n)
+	}
+	// Unstick it: a writer comes, the read returns.
+	w, err := os.OpenFile(light, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteString("700\n")
+	w.Close()
+	setLight(t, light, 700) // a plain file again for the next samples
+	sock.expect(t, "WATCHDOG=1", 5*time.Second)
+	sock.expect(t, "light 700", 5*time.Second)
+
+	// Reload with a changed file: the new interval shows in the log.
+	os.WriteFile(conf, []byte("hardware: sim\nid: notified\ninterval: 150ms\nbroker: "+b.URL()+"\nsim_light: "+light+"\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	sock.expect(t, "RELOADING=1", 5*time.Second)
+	sock.expect(t, "READY=1", 10*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "interval=150ms") {
+		if time.Now().After(deadline) {
+			t.Fatal("the reloaded interval is not in the log")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A broken file on reload is refused; the daemon goes on.
+	os.WriteFile(conf, []byte("intervall: 1s\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	sock.expect(t, "RELOADING=1", 5*time.Second)
+	sock.expect(t, "READY=1", 5*time.Second)
+	sock.expect(t, "WATCHDOG=1", 5*time.Second)
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	sock.expect(t, "STOPPING=1", 5*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if !strings.Contains(out.String(), `reload refused`) || !strings.Contains(out.String(), `unknown key \"intervall\"`) {
+		t.Errorf("the refused reload is not explained in the log")
+	}
+}

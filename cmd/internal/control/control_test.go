@@ -1,0 +1,137 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/wire"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServer(t *testing.T, url, device string) *syncBuffer {
+	t.Helper()
+	logs := new(syncBuffer)
+	srv, err := New(Config{Broker: url, ClientID: "server-under-test", Device: device, Threshold: 300,
+		MaxAge: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "msg=connected") {
+		if time.Now().After(deadline) {
+			t.Fatal("server did not connect")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // connected is logged once subscribed; let the broker settle
+	return logs
+}
+
+func telemetry(light int, seq uint64, ts time.Time) []byte {
+	return wire.Telemetry{Light: light, Seq: seq, TS: ts}.AppendJSON(nil)
+}
+
+// next returns the next command within timeout, or false.
+func next(ch <-chan paho.Message, timeout time.Duration) (wire.Command, string, bool) {
+	select {
+	case m := <-ch:
+		c, _ := wire.ParseCommand(m.Payload())
+		return c, m.Topic(), true
+	case <-time.After(timeout):
+		return wire.Command{}, "", false
+	}
+}
+
+// TestHistoryNeverDrivesTheLED: only fresh readings become commands; a
+// replayed backlog (older than max_age, or older than the newest reading
+// seen) is logged and left alone.
+func TestHistoryNeverDrivesTheLED(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	logs := startServer(t, b.URL(), wire.AllDevices)
+	c := mqtttest.Client(t, b.URL(), "device-stand-in")
+	cmds := mqtttest.Messages(t, c, "+/commands")
+	now := time.Now()
+
+	steps := []struct {
+		name    string
+		device  string
+		payload []byte
+		want    *bool // the command, or nil for none
+		log     string
+	}{
+		{"fresh dark", "d1", telemetry(100, 10, now), ptr(true), "telemetry received"},
+		{"replayed hour-old", "d1", telemetry(900, 3, now.Add(-time.Hour)), nil, "telemetry from history"},
+		{"older than newest", "d1", telemetry(900, 9, now.Add(-time.Second)), nil, "older than the newest"},
+		{"fresh bright", "d1", telemetry(900, 11, now.Add(time.Millisecond)), ptr(false), "telemetry received"},
+		{"other device, own clock", "d2", telemetry(100, 1, now.Add(-2*time.Second)), ptr(true), "telemetry received"},
+		{"lesson payload, no ts", "d3", []byte(`{"light": 299}`), ptr(true), "telemetry received"},
+		{"junk", "d3", []byte(`{"light": "dark"}`), nil, "telemetry refused"},
+	}
+	for _, s := range steps {
+		mqtttest.Publish(t, c, s.device+"/telemetry", s.payload, false)
+		cmd, topic, ok := next(cmds, 2*time.Second)
+		switch {
+		case s.want == nil && ok:
+			t.Errorf("%s: sent %+v on %s, want no command", s.name, cmd, topic)
+		case s.want != nil && !ok:
+			t.Errorf("%s: no command, want led_on %v", s.name, *s.want)
+		case s.want != nil && (cmd.LEDOn != *s.want || topic != s.device+"/commands" || cmd.TS.IsZero()):
+			t.Errorf("%s: got %+v on %s, want led_on %v with a ts on %s/commands", s.name, cmd, topic, *s.want, s.device)
+		}
+		if !strings.Contains(logs.String(), s.log) {
+			t.Errorf("%s: log does not say %q", s.name, s.log)
+		}
+	}
+	if t.Failed() {
+		fmt.Println(logs.String())
+	}
+}
+
+func ptr(b bool) *bool { return &b }
+
+func TestNewRefuses(t *testing.T) {
+	for _, cfg := range []Config{
+		{Broker: "tcp://h:1883", ClientID: "s", Device: "a/b"},
+		{Broker: "tcp://h:1883", ClientID: "s", Device: "#"},
+		{Broker: "h:1883", ClientID: "s", Device: "+"},
+		{Broker: "tcp://h:1883", Device: "+"},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) = nil error", cfg)
+		}
+	}
+}

@@ -78,7 +78,11 @@ func (n *Notifier) Reloading() error {
 	return n.send(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
 }
 
-// Stopping tells systemd that the daemon has begun to shut down.
+// Stopping tells systemd that the process has begun to exit. Send it only
+// then: systemd 252 answers STOPPING=1 by moving the unit to "deactivating"
+// and waiting for the main process to exit, so a daemon that restarts its
+// work in-process for a reload must not send it, or the reload ends in a
+// stop timeout and SIGKILL.
 func (n *Notifier) Stopping() error { return n.send(daemon.SdNotifyStopping) }
 
 // Watchdog sends a keep-alive ping. Call it from the daemon's main loop,

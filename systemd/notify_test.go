@@ -253,6 +253,15 @@ func TestWatchdogStopsWhenLoopIsStuck(t *testing.T) {
 		for {
 			select {
 			case <-tick.C:
+				// A tick and the hang can be ready together and select
+				// picks at random: a loop that is told to hang pings no more.
+				select {
+				case <-hang:
+					close(stuck)
+					<-release
+					return
+				default:
+				}
 				n.Watchdog()
 			case <-hang:
 				close(stuck)

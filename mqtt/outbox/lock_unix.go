@@ -8,9 +8,6 @@ import (
 	"syscall"
 )
 
-// errLocked says another process holds the outbox directory.
-var errLocked = errors.New("locked by another process")
-
 // lockDir takes an exclusive advisory lock on the open directory, so that a
 // second daemon (or a test tool) cannot interleave writes with ours. The
 // kernel drops it when the process dies, so a crash never leaves it stale.

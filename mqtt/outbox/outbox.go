@@ -96,6 +96,9 @@ func (o Options) withDefaults() (Options, error) {
 // ErrClosed is returned by calls on a closed Outbox.
 var ErrClosed = errors.New("outbox: closed")
 
+// errLocked says another process holds the outbox directory.
+var errLocked = errors.New("locked by another process")
+
 // Record is one stored reading.
 type Record struct {
 	Seq     uint64

@@ -146,6 +146,11 @@ func runDaemon(args []string, stderr io.Writer) error {
 			case err := <-done:
 				cancel()
 				return err
+			case <-ctx.Done():
+				notifier.Stopping()
+				err := <-done // the device stops on the same signal
+				cancel()
+				return err
 			case <-hup:
 				notifier.Reloading()
 				ns, nl, err := load("run", args, io.Discard, nil)

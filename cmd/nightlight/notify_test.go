@@ -113,26 +113,31 @@ func TestSystemdNotify(t *testing.T) {
 	}
 
 	// Stick the main loop: the simulated sensor reads its level from a
-	// FIFO that nobody writes, so the read blocks.
+	// FIFO that nobody writes, so the read blocks. The FIFO keeps a second
+	// name, to unstick the read after the light file is plain again.
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(fifo, light); err != nil {
+	if err := os.Link(fifo, light+".fifo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(light+".fifo", light); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the loop reaches the read and blocks
 	if n := sock.count("WATCHDOG=1", time.Second); n > 1 {
 		t.Fatalf("%d watchdog pings while the main loop was stuck, want none", n)
 	}
-	// Unstick it: a writer comes, the read returns.
-	w, err := os.OpenFile(light, os.O_WRONLY, 0)
+	// Unstick it: the light file becomes a plain file again for the next
+	// samples, then a writer comes to the FIFO and the blocked read returns.
+	setLight(t, light, 700)
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.WriteString("700\n")
 	w.Close()
-	setLight(t, light, 700) // a plain file again for the next samples
 	sock.expect(t, "WATCHDOG=1", 5*time.Second)
 	sock.expect(t, "light 700", 5*time.Second)
 

@@ -45,7 +45,6 @@ type Outbox interface {
 type Supervisor interface {
 	Ready() error
 	Status(line string) error
-	Stopping() error
 	Watchdog() error
 	WatchdogInterval() time.Duration // 0: no watchdog
 }
@@ -66,8 +65,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Supervisor, when set, gets READY once Run starts (the hardware and
 	// the outbox are open by then), a status line after every pass of the
-	// main loop, watchdog pings from the main loop itself (so a stuck loop
-	// stops them, not just a dead process), and STOPPING.
+	// main loop, and watchdog pings from the main loop itself (so a stuck
+	// loop stops them, not just a dead process). STOPPING is the process's
+	// to send, not Run's: Run also ends for an in-process reload.
 	Supervisor Supervisor
 }
 
@@ -219,7 +219,6 @@ loop:
 		}
 	}
 
-	sup.Stopping()
 	d.log.Info("stopping")
 	d.setLED(false, wire.SourceShutdown)
 	stopSender()
@@ -262,7 +261,6 @@ type unsupervised struct{}
 
 func (unsupervised) Ready() error                    { return nil }
 func (unsupervised) Status(string) error             { return nil }
-func (unsupervised) Stopping() error                 { return nil }
 func (unsupervised) Watchdog() error                 { return nil }
 func (unsupervised) WatchdogInterval() time.Duration { return 0 }
 
@@ -448,42 +446,55 @@ func (d *Device) publishState(l *link.Link) error {
 	return err
 }
 
-// drain publishes the outbox up to its end (or the deadline, if not zero),
-// with up to sendWindow messages awaiting acknowledgement, and acknowledges
-// in the outbox only what the broker confirmed. On any failure it rewinds,
-// so the next attempt starts at the oldest unconfirmed reading.
+// drain publishes the outbox up to its end (or the deadline, if not zero)
+// and acknowledges in the outbox only what the broker confirmed. Up to
+// sendWindow messages await their PUBACK at once, as a sliding window: each
+// confirmation lets the next message go, so the broker always has something
+// to answer (a batch-and-wait scheme stalls on Nagle's algorithm in brokers
+// that leave it on, as Mosquitto does by default: about 40 ms per batch).
+// On any failure it rewinds, so the next attempt starts at the oldest
+// unconfirmed reading.
 func (d *Device) drain(l *link.Link, deadline time.Time) error {
 	topic := d.topic(wire.KindTelemetry)
-	pending := make([]*link.Delivery, 0, sendWindow)
-	for deadline.IsZero() || time.Now().Before(deadline) {
-		recs, err := d.ob.Next(sendWindow)
-		if err != nil {
-			d.ob.Rewind()
-			return fmt.Errorf("read outbox: %w", err)
+	type flight struct {
+		seq uint64
+		del *link.Delivery
+	}
+	var inflight []flight
+	done := false // the outbox had nothing more to give
+	fail := func(err error) error {
+		for _, f := range inflight {
+			f.del.Wait() // bounded; lets paho finish with the buffers
 		}
-		if len(recs) == 0 {
-			return nil
-		}
-		pending = pending[:0]
-		for _, r := range recs {
-			pending = append(pending, l.Publish(link.Message{Topic: topic, Payload: r.Payload}))
-		}
-		var failed error
-		for i, p := range pending {
-			if err := p.Wait(); err != nil {
-				failed = err
-				continue
+		d.ob.Rewind()
+		return err
+	}
+	for {
+		if !done && len(inflight) < sendWindow && (deadline.IsZero() || time.Now().Before(deadline)) {
+			recs, err := d.ob.Next(sendWindow - len(inflight))
+			if err != nil {
+				return fail(fmt.Errorf("read outbox: %w", err))
 			}
-			if err := d.ob.Ack(recs[i].Seq); err != nil {
-				failed = fmt.Errorf("outbox ack %d: %w", recs[i].Seq, err)
+			done = len(recs) == 0
+			for _, r := range recs {
+				inflight = append(inflight, flight{r.Seq, l.Publish(link.Message{Topic: topic, Payload: r.Payload})})
 			}
 		}
-		if failed != nil {
-			d.ob.Rewind()
-			return failed
+		if len(inflight) == 0 {
+			if done {
+				return nil
+			}
+			return errors.New("stopped before the outbox was empty")
+		}
+		f := inflight[0]
+		inflight = inflight[1:]
+		if err := f.del.Wait(); err != nil {
+			return fail(err)
+		}
+		if err := d.ob.Ack(f.seq); err != nil {
+			return fail(fmt.Errorf("outbox ack %d: %w", f.seq, err))
 		}
 	}
-	return errors.New("stopped before the outbox was empty")
 }
 
 // signal wakes a capacity-1 channel's reader without ever blocking.

@@ -55,6 +55,7 @@ type Options struct {
 	ClientID   string             // unique per broker; the device id for a device
 	Username   string             // optional
 	Password   string             // optional
+	TLS        *tls.Config        // for ssl:// brokers; nil: the system's CA pool, server name from the URL
 	Timeout    time.Duration      // bounds each connect attempt, publish and subscribe wait
 	KeepAlive  time.Duration      // how often the link is probed; a dead link is noticed within about 1.5x this
 	MaxBackoff time.Duration      // the cap of the reconnect backoff
@@ -123,6 +124,9 @@ func New(opts Options) (*Link, error) {
 		SetConnectionAttemptHandler(l.onAttempt).
 		SetOnConnectHandler(l.onConnect).
 		SetConnectionLostHandler(l.onLost)
+	if opts.TLS != nil {
+		po.SetTLSConfig(opts.TLS)
+	}
 	if opts.Will != nil {
 		po.SetBinaryWill(opts.Will.Topic, opts.Will.Payload, 1, opts.Will.Retained)
 	}

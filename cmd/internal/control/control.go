@@ -8,6 +8,7 @@ package control
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,6 +23,7 @@ type Config struct {
 	ClientID  string
 	Username  string
 	Password  string
+	TLS       *tls.Config   // for ssl:// brokers; nil: system CA pool
 	Device    string        // a device id, or wire.AllDevices
 	Threshold int           // LED on below it (no default: 0 is a valid "never")
 	MaxAge    time.Duration // readings older than this are history
@@ -109,6 +111,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ClientID:  s.cfg.ClientID,
 		Username:  s.cfg.Username,
 		Password:  s.cfg.Password,
+		TLS:       s.cfg.TLS,
 		Timeout:   s.cfg.Timeout,
 		KeepAlive: s.cfg.KeepAlive,
 		Subscribe: map[string]link.Handler{filter: s.onTelemetry},

@@ -10,6 +10,7 @@ package device
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,7 @@ type Config struct {
 	Broker        string
 	Username      string
 	Password      string
+	TLS           *tls.Config   // for ssl:// brokers; nil: system CA pool
 	Interval      time.Duration // sample and publish period
 	Threshold     int           // the fallback rule: LED on below it (no default: 0 is a valid "never")
 	FallbackAfter time.Duration // how long without the broker before the device decides itself
@@ -164,6 +166,7 @@ func (d *Device) Run(ctx context.Context) error {
 		ClientID:   d.cfg.ID,
 		Username:   d.cfg.Username,
 		Password:   d.cfg.Password,
+		TLS:        d.cfg.TLS,
 		Timeout:    d.cfg.Timeout,
 		KeepAlive:  d.cfg.KeepAlive,
 		MaxBackoff: d.cfg.MaxBackoff,

@@ -245,12 +245,32 @@ func timeValue(dec *json.Decoder, key string) (time.Time, error) {
 	return t, nil
 }
 
+// maxDepth bounds the nesting of a value we skip. Ours are flat; a deep
+// structure inside a small payload is an attack on the parser, not data.
+const maxDepth = 8
+
+// skipValue reads past one value of an unknown key, refusing deep nesting.
 func skipValue(dec *json.Decoder) error {
-	var v json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("not JSON: %w", err)
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("not JSON: %w", err)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+				if depth > maxDepth {
+					return fmt.Errorf("nested more than %d levels deep", maxDepth)
+				}
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
+		}
 	}
-	return nil
 }
 
 // describe names a JSON token's type for error messages.

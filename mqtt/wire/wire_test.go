@@ -115,6 +115,7 @@ func TestParseCommandRefuses(t *testing.T) {
 		{"not UTF-8", "{\"led_on\": true, \"x\": \"\xff\xfe\"}", "UTF-8"},
 		{"huge", `{"led_on": true, "pad": "` + strings.Repeat("x", 1<<20) + `"}`, "more than the 1024 allowed"},
 		{"deep", strings.Repeat(`{"a":`, 400) + `1` + strings.Repeat(`}`, 400), "more than the 1024 allowed"},
+		{"deep but small", `{"led_on": true, "x": ` + strings.Repeat(`[`, 100) + strings.Repeat(`]`, 100) + `}`, "nested more than 8 levels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +128,8 @@ func TestParseCommandRefuses(t *testing.T) {
 }
 
 func TestParseCommandAccepts(t *testing.T) {
-	for _, p := range []string{`{"led_on": true}`, `{"led_on":false}`, ` {"led_on": true, "by": "lesson"} `, `{"ts":"2026-11-25T17:43:18Z","led_on":true}`} {
+	for _, p := range []string{`{"led_on": true}`, `{"led_on":false}`, ` {"led_on": true, "by": "lesson"} `,
+		`{"ts":"2026-11-25T17:43:18Z","led_on":true}`, `{"led_on": true, "meta": {"a": [1, {"b": null}]}}`} {
 		if _, err := ParseCommand([]byte(p)); err != nil {
 			t.Errorf("ParseCommand(%s) = %v, want nil", p, err)
 		}

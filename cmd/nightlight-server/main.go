@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
@@ -33,6 +34,7 @@ type settings struct {
 	Threshold int
 	MaxAge    time.Duration
 	LogLevel  slog.Level
+	Auth      brokerauth.Settings // TLS, username and password for the broker
 }
 
 func bindSettings(fs *flag.FlagSet, s *settings) {
@@ -45,6 +47,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.DurationVar(&s.MaxAge, "max-age", control.DefaultMaxAge, "readings taken longer ago than this are history: logged, not acted on")
 	s.LogLevel = slog.LevelInfo
 	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")
+	brokerauth.Bind(fs, &s.Auth)
 }
 
 const usage = `Usage:
@@ -92,10 +95,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if s.MaxAge <= 0 {
 		return config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)
 	}
+	auth, err := brokerauth.Load(s.Auth, s.Broker, l.Origin)
+	if err != nil {
+		return err
+	}
 	log := systemd.NewLogger(stderr, s.LogLevel)
+	for _, w := range auth.Warnings() {
+		log.Warn(w)
+	}
 	srv, err := control.New(control.Config{
 		Broker:     s.Broker,
 		ClientID:   s.ClientID,
+		Username:   auth.Username,
+		Password:   auth.Password,
+		TLS:        auth.TLS,
 		Device:     s.ID,
 		Threshold:  s.Threshold,
 		MaxAge:     s.MaxAge,

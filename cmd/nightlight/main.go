@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
@@ -177,6 +178,13 @@ func runDaemon(args []string, stderr io.Writer) error {
 // runDevice opens the hardware and the outbox, runs the device until ctx is
 // done, and closes what it opened in reverse order. sup may be nil.
 func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Supervisor) error {
+	auth, err := brokerauth.Load(s.Auth, s.Broker, nil)
+	if err != nil {
+		return err
+	}
+	for _, w := range auth.Warnings() {
+		log.Warn(w)
+	}
 	b, err := board.Open(s.board())
 	if err != nil {
 		return err
@@ -202,6 +210,9 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 	d, err := device.New(device.Config{
 		ID:            s.ID,
 		Broker:        s.Broker,
+		Username:      auth.Username,
+		Password:      auth.Password,
+		TLS:           auth.TLS,
 		Interval:      s.Interval,
 		Threshold:     s.Threshold,
 		FallbackAfter: s.FallbackAfter,
@@ -284,5 +295,13 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "configuration OK\n  file: %s\n  id: %s\n  broker: %s\n  hardware: %s\n  interval: %s\n  state_dir: %s\n",
 		file, s.ID, s.Broker, s.Hardware, s.Interval, s.StateDir)
+	auth, err := brokerauth.Load(s.Auth, s.Broker, l.Origin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  broker security: %s\n", auth)
+	for _, w := range auth.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	return nil
 }

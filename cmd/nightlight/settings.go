@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
@@ -37,6 +38,7 @@ type settings struct {
 	OutboxSync    string
 	OutboxMaxMB   int
 	LogLevel      slog.Level
+	Auth          brokerauth.Settings // TLS, username and password for the broker
 }
 
 const defaultConfigFile = "/etc/nightlight/nightlight.yaml"
@@ -79,6 +81,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.IntVar(&s.OutboxMaxMB, "outbox-max-mb", 64, "disk budget of the outbox in MiB; beyond it the oldest readings are dropped")
 	s.LogLevel = slog.LevelInfo
 	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")
+	brokerauth.Bind(fs, &s.Auth)
 }
 
 // check validates what the flag parsers cannot, naming the key and the fix.
@@ -109,6 +112,10 @@ func (s *settings) check(l *config.Loaded) error {
 	}
 	if s.OutboxMaxMB < 1 {
 		return bad("outbox-max-mb", "%d: use at least 1", s.OutboxMaxMB)
+	}
+	// Reads the TLS and password files, so a bad one stops the start.
+	if _, err := brokerauth.Load(s.Auth, s.Broker, l.Origin); err != nil {
+		return err
 	}
 	if err := s.board().Validate(); err != nil {
 		return config.Errorf("%v", err)

@@ -78,6 +78,11 @@ type Link struct {
 	gen       atomic.Uint64
 	connected atomic.Bool
 
+	// lastErr is why the newest connection attempt failed, nil once
+	// connected; it is logged when its explanation changes, not per retry.
+	mu      sync.Mutex
+	lastErr *ConnectError
+
 	startOnce sync.Once
 }
 
@@ -122,6 +127,7 @@ func New(opts Options) (*Link, error) {
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(opts.MaxBackoff).
 		SetConnectionAttemptHandler(l.onAttempt).
+		SetConnectionNotificationHandler(l.onNotification).
 		SetOnConnectHandler(l.onConnect).
 		SetConnectionLostHandler(l.onLost)
 	if opts.TLS != nil {
@@ -170,6 +176,35 @@ func (l *Link) onAttempt(_ *url.URL, cfg *tls.Config) *tls.Config {
 	return cfg
 }
 
+// LastError says why the newest connection attempt failed, with an
+// explanation a user can act on (a *ConnectError); nil before the first
+// failure and once connected.
+func (l *Link) LastError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lastErr == nil {
+		return nil
+	}
+	return l.lastErr
+}
+
+// onNotification explains failed connection attempts. paho retries every
+// second or so; the log says it once per different reason.
+func (l *Link) onNotification(_ paho.Client, n paho.ConnectionNotification) {
+	f, ok := n.(paho.ConnectionNotificationFailed)
+	if !ok || f.Reason == nil {
+		return
+	}
+	ce := &ConnectError{Broker: l.opts.Broker, Explanation: Explain(l.opts.Broker, f.Reason), Err: f.Reason}
+	l.mu.Lock()
+	changed := l.lastErr == nil || l.lastErr.Explanation != ce.Explanation
+	l.lastErr = ce
+	l.mu.Unlock()
+	if changed {
+		l.log.Warn("cannot connect to the broker; retrying", "broker", l.opts.Broker, "reason", ce.Explanation, "err", f.Reason)
+	}
+}
+
 func (l *Link) onConnect(c paho.Client) {
 	// paho calls this on a goroutine of its own, so bounded waits are fine.
 	gen := l.gen.Load()
@@ -197,6 +232,9 @@ func (l *Link) onConnect(c paho.Client) {
 		return // a newer connection took over meanwhile
 	}
 	l.connected.Store(true)
+	l.mu.Lock()
+	l.lastErr = nil
+	l.mu.Unlock()
 	l.log.Info("connected", "broker", l.opts.Broker)
 	if l.opts.OnConnect != nil {
 		l.opts.OnConnect()

@@ -1,6 +1,8 @@
 // Package mqtttest gives tests real brokers to talk through: the embedded
 // one, always, and Mosquitto, the reference broker, when it is installed.
 // Each can be stopped and started again on the same port, to test reconnects.
+// Mosquitto takes options for a TLS listener, passwords and any other
+// configuration line; NewCA makes the certificates for it.
 //
 // Set NIGHTLIGHT_REQUIRE_MOSQUITTO=1 (CI does) to turn a missing mosquitto
 // into a test failure instead of a skip.
@@ -13,6 +15,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -97,13 +101,14 @@ func (e *embedded) Stop() {
 }
 
 type mosquitto struct {
-	t    testing.TB
-	bin  string
-	conf string
-	addr string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	t      testing.TB
+	bin    string
+	conf   string
+	scheme string
+	addr   string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
 }
 
 // MosquittoPath finds the mosquitto binary, which Debian puts in /usr/sbin,
@@ -118,23 +123,75 @@ func MosquittoPath() (string, error) {
 	return "", fmt.Errorf("mosquitto is not installed (Debian: apt-get install mosquitto)")
 }
 
+// MosquittoOption changes the configuration of a Mosquitto a test starts.
+type MosquittoOption func(*mosquittoConf)
+
+type mosquittoConf struct {
+	scheme   string   // of URL: tcp or ssl
+	listener []string // lines that configure the listener (TLS files)
+	users    [][2]string
+	extra    []string
+}
+
+// WithTLS makes the listener speak TLS with the server certificate and key
+// in certFile and keyFile (PEM); caFile is the CA Mosquitto checks client
+// certificates against. URL then returns an ssl:// URL.
+func WithTLS(caFile, certFile, keyFile string) MosquittoOption {
+	return func(c *mosquittoConf) {
+		c.scheme = "ssl"
+		c.listener = append(c.listener, "cafile "+caFile, "certfile "+certFile, "keyfile "+keyFile)
+	}
+}
+
+// WithUser turns anonymous access off and lets user in with password, from
+// a password file made by mosquitto_passwd.
+func WithUser(user, password string) MosquittoOption {
+	return func(c *mosquittoConf) { c.users = append(c.users, [2]string{user, password}) }
+}
+
+// WithConfig adds lines to mosquitto.conf, such as "require_certificate true".
+func WithConfig(lines ...string) MosquittoOption {
+	return func(c *mosquittoConf) { c.extra = append(c.extra, lines...) }
+}
+
 // Mosquitto starts a private Mosquitto on a free loopback port, with no
-// persistence and anonymous access; it stops when the test ends. Without
-// mosquitto the test is skipped, or failed under NIGHTLIGHT_REQUIRE_MOSQUITTO=1.
-func Mosquitto(t testing.TB) Broker {
+// persistence and, unless options say otherwise, plaintext and anonymous
+// access; it stops when the test ends. Without mosquitto the test is
+// skipped, or failed under NIGHTLIGHT_REQUIRE_MOSQUITTO=1.
+func Mosquitto(t testing.TB, opts ...MosquittoOption) Broker {
 	t.Helper()
 	bin, err := MosquittoPath()
 	if err != nil {
-		if os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") == "1" {
-			t.Fatalf("NIGHTLIGHT_REQUIRE_MOSQUITTO=1 but %v", err)
-		}
-		t.Skip(err)
+		missingMosquitto(t, err)
 	}
-	m := &mosquitto{t: t, bin: bin, addr: FreeAddr(t)}
+	c := mosquittoConf{scheme: "tcp"}
+	for _, o := range opts {
+		o(&c)
+	}
+	dir := t.TempDir()
+	m := &mosquitto{t: t, bin: bin, scheme: c.scheme, addr: FreeAddr(t)}
 	_, port, _ := net.SplitHostPort(m.addr)
-	m.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
-	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
-	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
+	m.conf = filepath.Join(dir, "mosquitto.conf")
+	conf := []string{"listener " + port + " 127.0.0.1"}
+	if os.Geteuid() == 0 {
+		// Started as root, Mosquitto becomes user mosquitto before it reads
+		// the TLS and password files, which are in the test's private
+		// temporary directory.
+		conf = append(conf, "user root")
+	}
+	conf = append(conf, c.listener...)
+	if len(c.users) > 0 {
+		pw := filepath.Join(dir, "passwords")
+		for i, u := range c.users {
+			writePassword(t, bin, pw, i == 0, u[0], u[1])
+		}
+		conf = append(conf, "allow_anonymous false", "password_file "+pw)
+	} else if !slices.ContainsFunc(c.extra, func(l string) bool { return strings.HasPrefix(l, "allow_anonymous") }) {
+		conf = append(conf, "allow_anonymous true")
+	}
+	conf = append(conf, "persistence false", "log_dest stderr", "log_type error", "log_type warning")
+	conf = append(conf, c.extra...)
+	if err := os.WriteFile(m.conf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m.Start()
@@ -142,7 +199,46 @@ func Mosquitto(t testing.TB) Broker {
 	return m
 }
 
-func (m *mosquitto) URL() string { return "tcp://" + m.addr }
+func missingMosquitto(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") == "1" {
+		t.Fatalf("NIGHTLIGHT_REQUIRE_MOSQUITTO=1 but %v", err)
+	}
+	t.Skip(err)
+}
+
+// writePassword adds user to Mosquitto's password file with
+// mosquitto_passwd, which comes with mosquitto; create starts a new file.
+func writePassword(t testing.TB, mosquittoBin, file string, create bool, user, password string) {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		// Debian puts it in /usr/bin next to the clients, mosquitto in /usr/sbin.
+		for _, dir := range []string{filepath.Dir(mosquittoBin), "/usr/bin"} {
+			if p := filepath.Join(dir, "mosquitto_passwd"); fileExists(p) {
+				bin, err = p, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		missingMosquitto(t, fmt.Errorf("mosquitto_passwd is not installed (Debian: apt-get install mosquitto)"))
+	}
+	args := []string{"-b", file, user, password}
+	if create {
+		args = append([]string{"-c"}, args...)
+	}
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd %s: %v\n%s", user, err, out)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (m *mosquitto) URL() string { return m.scheme + "://" + m.addr }
 
 func (m *mosquitto) Start() {
 	m.mu.Lock()
@@ -215,7 +311,17 @@ func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) b
 // disconnects when the test ends.
 func Client(t testing.TB, url, id string) paho.Client {
 	t.Helper()
-	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).
+	return ClientWith(t, url, id, nil)
+}
+
+// ClientWith is Client with more options: o may carry a TLS configuration
+// and credentials (its broker, client id and timeouts are set here).
+func ClientWith(t testing.TB, url, id string, o *paho.ClientOptions) paho.Client {
+	t.Helper()
+	if o == nil {
+		o = paho.NewClientOptions()
+	}
+	c := paho.NewClient(o.AddBroker(url).SetClientID(id).
 		SetCleanSession(true).SetConnectTimeout(5 * time.Second))
 	tok := c.Connect()
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

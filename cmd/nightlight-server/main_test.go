@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"nightlight/cmd/internal/cli"
+	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/wire"
+)
+
+// TestSecuritySettings: the server has the device's security settings, with
+// the same checks, exit status 78 and messages.
+func TestSecuritySettings(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	t.Setenv("NIGHTLIGHT_SERVER_CONFIG", empty)
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	ca := mqtttest.NewCA(t, "ca")
+	pair := ca.Issue(t, mqtttest.CertSpec{CommonName: "server", Client: true})
+	for _, tt := range []struct {
+		name string
+		env  []string
+		args []string
+		want []string
+	}{
+		{"ca_file with tcp", nil, []string{"--broker", "tcp://127.0.0.1:1883", "--ca-file", ca.File},
+			[]string{"ca_file (flag --ca-file)", "use ssl://127.0.0.1:8883"}},
+		{"environment", []string{"NIGHTLIGHT_SERVER_CERT_FILE", pair.CertFile}, []string{"--broker", "ssl://127.0.0.1:8883"},
+			[]string{"cert_file (environment NIGHTLIGHT_SERVER_CERT_FILE)", "set key_file"}},
+		{"missing password_file", nil, []string{"--username", "server", "--password-file", filepath.Join(t.TempDir(), "none")},
+			[]string{"password_file (flag --password-file)", "no such file"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i < len(tt.env); i += 2 {
+				t.Setenv(tt.env[i], tt.env[i+1])
+			}
+			var stdout, stderr bytes.Buffer
+			code := cli.Exit("nightlight-server", run(tt.args, &stdout, &stderr), &stderr)
+			if code != 78 {
+				t.Errorf("exit status %d, want 78", code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q does not say %q", stderr.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestServerOverTLS runs the server binary against a Mosquitto that speaks
+// only TLS and wants a client certificate, with a password as well: it
+// connects and answers a reading with a command.
+func TestServerOverTLS(t *testing.T) {
+	if _, err := mqtttest.MosquittoPath(); err != nil && os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") != "1" {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nightlight-server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ca := mqtttest.NewCA(t, "nightlight-test")
+	server := ca.Issue(t, mqtttest.CertSpec{CommonName: "broker", Hosts: []string{"127.0.0.1", "localhost"}})
+	client := ca.Issue(t, mqtttest.CertSpec{CommonName: "control", Client: true})
+	b := mqtttest.Mosquitto(t, mqtttest.WithTLS(ca.File, server.CertFile, server.KeyFile), mqtttest.WithUser("control", "s3cret"),
+		mqtttest.WithConfig("require_certificate true"))
+	watcher := mqtttest.ClientWith(t, b.URL(), "watcher",
+		paho.NewClientOptions().SetTLSConfig(ca.ClientTLS(t, &client)).SetUsername("control").SetPassword("s3cret"))
+	const id = "tls-desk"
+	commands := mqtttest.Messages(t, watcher, wire.Topic(id, wire.KindCommands))
+	creds := filepath.Join(dir, "credentials")
+	os.Mkdir(creds, 0o700)
+	os.WriteFile(filepath.Join(creds, "mqtt-password"), []byte("s3cret\n"), 0o600)
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+
+	cmd := exec.Command(bin, "--config", empty, "--broker", b.URL(), "--id", id, "--ca-file", ca.File,
+		"--cert-file", client.CertFile, "--key-file", client.KeyFile, "--tls-server-name", "localhost")
+	cmd.Env = append(os.Environ(), "CREDENTIALS_DIRECTORY="+creds, "NIGHTLIGHT_SERVER_USERNAME=control", "JOURNAL_STREAM=")
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(200 * time.Millisecond) // until the server is subscribed
+	defer tick.Stop()
+	seq := uint64(0)
+wait:
+	for {
+		select {
+		case m := <-commands:
+			c, err := wire.ParseCommand(m.Payload())
+			if err != nil || !c.LEDOn {
+				t.Fatalf("command %q (%v), want led_on true for a dark reading", m.Payload(), err)
+			}
+			break wait
+		case <-tick.C:
+			seq++
+			r := wire.Telemetry{Light: 100, Seq: seq, TS: time.Now()}
+			mqtttest.Publish(t, watcher, wire.Topic(id, wire.KindTelemetry), r.AppendJSON(nil), false)
+		case <-deadline:
+			t.Fatalf("no command over TLS within 15s; log:\n%s", out.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "level=WARN") {
+		t.Errorf("warnings for a TLS connection with a client certificate and a password:\n%s", out.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -217,6 +217,7 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		Threshold:     s.Threshold,
 		FallbackAfter: s.FallbackAfter,
 		MaxCommandAge: s.MaxCommandAge,
+		KeepAlive:     s.KeepAlive,
 		Logger:        log.With("component", "device"),
 		Supervisor:    sup,
 	}, b, ob)

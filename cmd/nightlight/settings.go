@@ -13,6 +13,7 @@ import (
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
 	"nightlight/hw/board"
+	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
 	"nightlight/mqtt/wire"
 )
@@ -35,6 +36,7 @@ type settings struct {
 	Threshold     int
 	FallbackAfter time.Duration
 	MaxCommandAge time.Duration
+	KeepAlive     time.Duration
 	OutboxSync    string
 	OutboxMaxMB   int
 	LogLevel      slog.Level
@@ -77,6 +79,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.IntVar(&s.Threshold, "threshold", device.DefaultThreshold, "offline fallback: LED on below this light level, as the server decides")
 	fs.DurationVar(&s.FallbackAfter, "fallback-after", device.DefaultFallbackAfter, "how long without the broker before the device applies the threshold itself")
 	fs.DurationVar(&s.MaxCommandAge, "max-command-age", device.DefaultMaxCommandAge, "commands decided longer ago than this are not applied")
+	fs.DurationVar(&s.KeepAlive, "keepalive", link.DefaultKeepAlive, "MQTT keepalive: a link that silently stops passing packets is noticed within twice this")
 	fs.StringVar(&s.OutboxSync, "outbox-sync", "grouped", "when readings reach the disk: grouped (once a second) or always (every reading)")
 	fs.IntVar(&s.OutboxMaxMB, "outbox-max-mb", 64, "disk budget of the outbox in MiB; beyond it the oldest readings are dropped")
 	s.LogLevel = slog.LevelInfo
@@ -106,6 +109,9 @@ func (s *settings) check(l *config.Loaded) error {
 	}
 	if s.MaxCommandAge <= 0 {
 		return bad("max-command-age", "%s: use a positive duration such as 1m", s.MaxCommandAge)
+	}
+	if s.KeepAlive < time.Second {
+		return bad("keepalive", "%s is too short: use 1s or more (default %s)", s.KeepAlive, link.DefaultKeepAlive)
 	}
 	if _, err := s.syncMode(); err != nil {
 		return bad("outbox-sync", "%v", err)

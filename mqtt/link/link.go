@@ -25,7 +25,7 @@ import (
 // Defaults for Options fields left zero.
 const (
 	DefaultTimeout    = 10 * time.Second
-	DefaultKeepAlive  = 30 * time.Second
+	DefaultKeepAlive  = 10 * time.Second // a dead link is noticed within 20 s
 	DefaultMaxBackoff = 10 * time.Second
 )
 
@@ -57,7 +57,7 @@ type Options struct {
 	Password   string             // optional
 	TLS        *tls.Config        // for ssl:// brokers; nil: the system's CA pool, server name from the URL
 	Timeout    time.Duration      // bounds each connect attempt, publish and subscribe wait
-	KeepAlive  time.Duration      // how often the link is probed; a dead link is noticed within about 1.5x this
+	KeepAlive  time.Duration      // whole seconds; a link that stops passing packets is noticed within 2x this (paho checks every K/4, pings after K of silence, gives up K/2 later)
 	MaxBackoff time.Duration      // the cap of the reconnect backoff
 	Birth      *Message           // published on every connect once subscribed, before OnConnect runs (retained "online")
 	Will       *Message           // the Last Will the broker publishes if we vanish

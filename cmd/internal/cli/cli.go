@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"nightlight/cmd/internal/config"
+	"nightlight/systemd"
 )
 
 // Exit prints err the way a person needs it and returns the exit status of
@@ -26,7 +27,11 @@ func Exit(prog string, err error, stderr io.Writer) int {
 		return config.ExitOK
 	}
 	code := config.ExitCode(err)
-	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+	prefix := ""
+	if systemd.UnderJournal() {
+		prefix = "<3>" // journald's priority "err", as for the daemon's own error records
+	}
+	fmt.Fprintf(stderr, "%s%s: %v\n", prefix, prog, err)
 	if code == config.ExitUsage {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", prog)
 	}

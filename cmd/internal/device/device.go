@@ -110,9 +110,12 @@ type Device struct {
 	light     *int
 	sensorErr string
 	storeErr  string
-	newestCmd time.Time
-	ledKnown  bool
-	buf       []byte
+	// Readings the outbox refused (disk full, read-only): since start, and
+	// in the current run of failures.
+	unstored, episodeLost uint64
+	newestCmd             time.Time
+	ledKnown              bool
+	buf                   []byte
 
 	mu    sync.Mutex // guards state, read by the sender
 	state wire.State
@@ -256,7 +259,14 @@ func (d *Device) statusLine(l *link.Link) string {
 		led = "on"
 	}
 	d.mu.Unlock()
-	return fmt.Sprintf("%s; outbox %d pending; %s; LED %s (%s)", conn, d.ob.Stats().Pending, light, led, source)
+	line := fmt.Sprintf("%s; outbox %d pending; %s; LED %s (%s)", conn, d.ob.Stats().Pending, light, led, source)
+	if d.storeErr != "" {
+		line += "; outbox FAILING"
+	}
+	if d.unstored > 0 {
+		line += fmt.Sprintf("; %d readings not stored since start", d.unstored)
+	}
+	return line
 }
 
 // unsupervised is the Supervisor of a device nobody watches.
@@ -335,14 +345,18 @@ func (d *Device) sample(now time.Time) {
 	seq := d.ob.NextSeq()
 	d.buf = wire.Telemetry{Light: v, Seq: seq, TS: now}.AppendJSON(d.buf[:0])
 	if err := d.ob.Append(seq, d.buf); err != nil {
+		// A full or read-only disk: the reading is lost, counted, and the
+		// LED goes on working. Logged once per kind of failure.
+		d.unstored++
+		d.episodeLost++
 		if msg := err.Error(); msg != d.storeErr {
-			d.log.Error("reading not stored", "seq", seq, "err", msg)
+			d.log.Error("reading not stored; counting until the outbox works again", "seq", seq, "err", msg)
 			d.storeErr = msg
 		}
 	} else {
 		if d.storeErr != "" {
-			d.log.Info("outbox stores readings again")
-			d.storeErr = ""
+			d.log.Info("outbox stores readings again", "lost", d.episodeLost, "lost_since_start", d.unstored)
+			d.storeErr, d.episodeLost = "", 0
 		}
 		d.log.Info("reading", "light", v, "seq", seq)
 	}

@@ -147,6 +147,9 @@ func startServer(t *testing.T, brokerURL, id string) *logBuffer {
 			t.Errorf("server did not stop within 15s")
 		}
 	})
+	// Subscribed before anything else starts: a device's first reading
+	// must not pass by unseen.
+	logs.waitFor(t, 10*time.Second, "msg=connected")
 	return logs
 }
 

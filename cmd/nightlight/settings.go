@@ -25,6 +25,9 @@ type settings struct {
 	ID            string
 	Hardware      string
 	Interval      time.Duration
+	SampleEvery   time.Duration
+	Deadband      int
+	PublishGap    time.Duration
 	StateDir      string
 	SimLight      string
 	SimPeriod     time.Duration
@@ -66,7 +69,10 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.StringVar(&s.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://host:1883 or ssl://host:8883")
 	fs.StringVar(&s.ID, "id", defaultID(), "device id in the topics ID/telemetry, ID/commands, ...: letters, digits, - and _")
 	fs.StringVar(&s.Hardware, "hardware", "grovehat", "light sensor and LED: grovehat, ads1115 or sim")
-	fs.DurationVar(&s.Interval, "interval", device.DefaultInterval, "telemetry interval")
+	fs.DurationVar(&s.Interval, "interval", device.DefaultInterval, "heartbeat: a reading is published at least this often")
+	fs.DurationVar(&s.SampleEvery, "sample-every", device.DefaultSampleEvery, "how often the sensor is read; 0: only every interval, as the lesson does")
+	fs.IntVar(&s.Deadband, "deadband", device.DefaultDeadband, "a change of the light level by this much is published at once (0: off); crossing threshold always is")
+	fs.DurationVar(&s.PublishGap, "publish-gap", device.DefaultPublishGap, "at most one reading per this gap, however the light flickers")
 	fs.StringVar(&s.StateDir, "state-dir", defaultStateDir(), "directory of the outbox and sequence state")
 	fs.StringVar(&s.SimLight, "sim-light", "", "sim only: file holding the light level 0..1000, re-read at every sample (default: a day/night curve)")
 	fs.DurationVar(&s.SimPeriod, "sim-period", 10*time.Minute, "sim only: length of the simulated day/night cycle")
@@ -97,6 +103,17 @@ func (s *settings) check(l *config.Loaded) error {
 	}
 	if s.Interval < 10*time.Millisecond {
 		return bad("interval", "%s is too short: use 10ms or more (the lesson uses 5s)", s.Interval)
+	}
+	// sample_every at or above interval is fine: the sensor is then read
+	// every interval, as with 0.
+	if s.SampleEvery < 0 || s.SampleEvery > 0 && s.SampleEvery < time.Millisecond {
+		return bad("sample-every", "%s: use 1ms or more, or 0 to read the sensor only every interval", s.SampleEvery)
+	}
+	if s.Deadband < 0 || s.Deadband > wire.MaxLight {
+		return bad("deadband", "%d is outside the light scale: use 0 (off) to 1000", s.Deadband)
+	}
+	if s.PublishGap < 0 {
+		return bad("publish-gap", "%s: use 0 (no limit) or a positive duration such as 500ms", s.PublishGap)
 	}
 	if s.StateDir == "" {
 		return bad("state-dir", "is empty: name a directory the daemon may write, e.g. /var/lib/nightlight")

@@ -57,7 +57,10 @@ type Config struct {
 	Username      string
 	Password      string
 	TLS           *tls.Config   // for ssl:// brokers; nil: system CA pool
-	Interval      time.Duration // sample and publish period
+	Interval      time.Duration // heartbeat: a reading is published at least this often
+	SampleEvery   time.Duration // how often the sensor is read; 0: every Interval, the lesson's way
+	Deadband      int           // a change of at least this much is published at once; 0: off
+	PublishGap    time.Duration // at most one reading per this gap, however the light flickers
 	Threshold     int           // the fallback rule: LED on below it (no default: 0 is a valid "never")
 	FallbackAfter time.Duration // how long without the broker before the device decides itself
 	MaxCommandAge time.Duration // commands older than this are not applied
@@ -80,10 +83,16 @@ const (
 	DefaultFallbackAfter = 30 * time.Second
 	DefaultMaxCommandAge = time.Minute
 	DefaultTimeout       = 5 * time.Second
+	DefaultSampleEvery   = 100 * time.Millisecond
+	DefaultDeadband      = 30
+	DefaultPublishGap    = 500 * time.Millisecond
 )
 
 // sendWindow is how many telemetry messages may await their PUBACK at once.
 const sendWindow = 64
+
+// statusEvery is how often the status line for systemctl status is renewed.
+const statusEvery = time.Second
 
 // shutdownFlush bounds the last attempt to empty the outbox at stop; what is
 // left stays on disk for the next start.
@@ -107,6 +116,9 @@ type Device struct {
 	offlineFrom atomic.Int64  // unix nanos when the link went down; 0 while up
 
 	// Owned by the main loop.
+	published bool      // a reading was published since start
+	lastPub   int       // its level
+	lastPubAt time.Time // and when it was taken
 	light     *int
 	sensorErr string
 	storeErr  string
@@ -196,12 +208,13 @@ func (d *Device) Run(ctx context.Context) error {
 	}()
 
 	sup := d.cfg.Supervisor
-	ticker := time.NewTicker(d.cfg.Interval)
+	ticker := time.NewTicker(d.samplePeriod())
 	defer ticker.Stop()
 	// The watchdog is fed by this loop, so it needs a pass at least that
-	// often even when the interval is longer.
+	// often even when sampling is slower.
+	wd := sup.WatchdogInterval()
 	var heartbeat <-chan time.Time
-	if wd := sup.WatchdogInterval(); wd > 0 {
+	if wd > 0 {
 		hb := time.NewTicker(wd)
 		defer hb.Stop()
 		heartbeat = hb.C
@@ -210,10 +223,19 @@ func (d *Device) Run(ctx context.Context) error {
 		d.log.Warn("could not tell systemd we are ready", "err", err)
 	}
 	d.sample(time.Now())
+	// The loop may pass ten times a second; pings and the status line are
+	// sent no more often than they are useful.
+	var pinged, reported time.Time
 loop:
 	for {
-		sup.Watchdog()
-		sup.Status(d.statusLine(l))
+		if now := time.Now(); wd > 0 && now.Sub(pinged) >= wd/2 {
+			sup.Watchdog()
+			pinged = now
+		}
+		if now := time.Now(); now.Sub(reported) >= statusEvery {
+			sup.Status(d.statusLine(l))
+			reported = now
+		}
 		select {
 		case <-ctx.Done():
 			break loop
@@ -221,6 +243,7 @@ loop:
 			d.sample(now)
 		case in := <-d.cmds:
 			d.apply(in, time.Now())
+			reported = time.Time{} // show the LED's new state now
 		case <-heartbeat:
 		}
 	}
@@ -342,6 +365,11 @@ func (d *Device) sample(now time.Time) {
 		d.updateState(func(s *wire.State) { s.Error = "" })
 	}
 	d.light = &v
+	d.fallback(v, now)
+	if !d.due(v, now) {
+		return
+	}
+	d.published, d.lastPub, d.lastPubAt = true, v, now
 	seq := d.ob.NextSeq()
 	d.buf = wire.Telemetry{Light: v, Seq: seq, TS: now}.AppendJSON(d.buf[:0])
 	if err := d.ob.Append(seq, d.buf); err != nil {
@@ -360,7 +388,45 @@ func (d *Device) sample(now time.Time) {
 		}
 		d.log.Info("reading", "light", v, "seq", seq)
 	}
-	d.fallback(v, now)
+}
+
+// samplePeriod is how often the main loop reads the sensor.
+func (d *Device) samplePeriod() time.Duration {
+	if d.cfg.SampleEvery > 0 && d.cfg.SampleEvery < d.cfg.Interval {
+		return d.cfg.SampleEvery
+	}
+	return d.cfg.Interval
+}
+
+// due decides whether a sample becomes a published reading: the first one;
+// a heartbeat once Interval has passed; at once, but no sooner than
+// PublishGap after the last, when the level moved by Deadband or crossed the
+// threshold the server decides by. The rest are not stored or sent: they
+// told nothing new.
+func (d *Device) due(v int, now time.Time) bool {
+	if !d.published {
+		return true
+	}
+	since := now.Sub(d.lastPubAt)
+	// Half a sample period of slack: ticks are not exact, and a heartbeat
+	// must not slip by a whole period because one came a microsecond early.
+	if since >= d.cfg.Interval-d.samplePeriod()/2 {
+		return true
+	}
+	if since < d.cfg.PublishGap {
+		return false
+	}
+	if d.cfg.Deadband > 0 && abs(v-d.lastPub) >= d.cfg.Deadband {
+		return true
+	}
+	return (v < d.cfg.Threshold) != (d.lastPub < d.cfg.Threshold)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // fallback applies the server's threshold rule locally once the broker has

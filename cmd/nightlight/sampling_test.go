@@ -1,0 +1,95 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/wire"
+)
+
+// TestSampling: the sensor is read often, but only news is published: the
+// first reading, a heartbeat every interval, a move by deadband or across
+// the threshold at once, and never more than one per publish_gap.
+func TestSampling(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	watcher := mqtttest.Client(t, b.URL(), "watcher")
+
+	t.Run("steady light: heartbeats only", func(t *testing.T) {
+		const id = "steady"
+		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+		s, _ := testSettings(t, b.URL(), id, time.Second)
+		s.SampleEvery = 20 * time.Millisecond
+		startDevice(t, s)
+		time.Sleep(3500 * time.Millisecond) // 175 samples
+		// The first reading and one heartbeat a second: 4, give or take
+		// one for scheduling; never one per sample.
+		if n := len(tel); n < 3 || n > 5 {
+			t.Errorf("%d readings published in 3.5 s of steady light at interval 1s, want about 4", n)
+		}
+	})
+
+	t.Run("darkness at once", func(t *testing.T) {
+		const id = "dusk"
+		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+		st := states(t, watcher, id)
+		startServer(t, b.URL(), id)
+		s, light := testSettings(t, b.URL(), id, time.Minute) // no heartbeat in sight
+		s.SampleEvery = 20 * time.Millisecond
+		setLight(t, light, 800)
+		startDevice(t, s)
+		<-tel // the first reading
+		waitState(t, st, 10*time.Second, "led_on false from the server", ledIs(false, wire.SourceCommand))
+		setLight(t, light, 100)
+		select {
+		case m := <-tel:
+			if r, _ := wire.ParseTelemetry(m.Payload()); r.Light != 100 {
+				t.Fatalf("published %s, want the dark reading", m.Payload())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("darkness was not published before the heartbeat")
+		}
+		waitState(t, st, 10*time.Second, "led_on true", ledIs(true, wire.SourceCommand))
+	})
+
+	t.Run("flicker is rate limited", func(t *testing.T) {
+		const id = "flicker"
+		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+		s, light := testSettings(t, b.URL(), id, time.Minute)
+		s.SampleEvery = 10 * time.Millisecond
+		s.PublishGap = 200 * time.Millisecond
+		startDevice(t, s)
+		<-tel
+		start := time.Now()
+		for i := 0; time.Since(start) < 2*time.Second; i++ {
+			setLight(t, light, 100+700*(i%2))
+			time.Sleep(15 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		// 2 s at one per 200 ms is 10; a flickering light changes at every
+		// sample, so without the gap it would be about 200.
+		if n := len(tel); n > 12 || n < 5 {
+			t.Errorf("%d readings published in 2 s of flicker with publish_gap 200ms, want about 10", n)
+		}
+	})
+
+	t.Run("the lesson's way", func(t *testing.T) {
+		const id = "lesson"
+		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+		s, light := testSettings(t, b.URL(), id, 500*time.Millisecond)
+		s.SampleEvery = 0 // read only every interval
+		startDevice(t, s)
+		<-tel
+		setLight(t, light, 100)
+		start := time.Now()
+		<-tel
+		// The change waits for the next interval, as in the lesson.
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("next reading after %s, want within the 500ms interval", took)
+		}
+		time.Sleep(2 * time.Second)
+		if n := len(tel); n < 3 || n > 5 {
+			t.Errorf("%d readings in 2 s at interval 500ms without sample_every, want 4", n)
+		}
+	})
+}

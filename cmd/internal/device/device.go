@@ -91,6 +91,9 @@ const (
 // sendWindow is how many telemetry messages may await their PUBACK at once.
 const sendWindow = 64
 
+// maxSensorBackoff caps the wait between attempts to read a failing sensor.
+const maxSensorBackoff = 5 * time.Second
+
 // statusEvery is how often the status line for systemctl status is renewed.
 const statusEvery = time.Second
 
@@ -120,8 +123,12 @@ type Device struct {
 	lastPub   int       // its level
 	lastPubAt time.Time // and when it was taken
 	light     *int
-	sensorErr string
-	storeErr  string
+	// A failing sensor is retried at sensorRetry, sensorBackoff after the
+	// last failure.
+	sensorRetry   time.Time
+	sensorBackoff time.Duration
+	sensorErr     string
+	storeErr      string
 	// Readings the outbox refused (disk full, read-only): since start, and
 	// in the current run of failures.
 	unstored, episodeLost uint64
@@ -350,15 +357,24 @@ func (d *Device) apply(in incoming, now time.Time) {
 
 // sample takes one reading, stores it, and runs the fallback rule.
 func (d *Device) sample(now time.Time) {
+	if now.Before(d.sensorRetry) {
+		return // a failing sensor is left alone for a while
+	}
 	v, err := d.hw.Light()
 	if err != nil {
+		// Back off, doubling from one sample period up to a cap: a bus
+		// that times out should not eat the loop, yet a loose cable put
+		// back is noticed soon.
+		d.sensorBackoff = min(max(2*d.sensorBackoff, d.samplePeriod()), maxSensorBackoff)
+		d.sensorRetry = now.Add(d.sensorBackoff)
 		if msg := err.Error(); msg != d.sensorErr {
-			d.log.Error("sensor read failed; retrying every interval", "err", msg)
+			d.log.Error("sensor read failed; retrying with backoff", "err", msg, "max_backoff", maxSensorBackoff)
 			d.sensorErr = msg
 			d.updateState(func(s *wire.State) { s.Error = msg })
 		}
 		return
 	}
+	d.sensorBackoff, d.sensorRetry = 0, time.Time{}
 	if d.sensorErr != "" {
 		d.log.Info("sensor read works again")
 		d.sensorErr = ""

@@ -1,0 +1,53 @@
+package wire
+
+import (
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParseCommand: whatever arrives on the commands topic, the decoder
+// returns (never panics), and what it accepts is small, valid UTF-8 and
+// survives a round trip through our own encoder unchanged.
+func FuzzParseCommand(f *testing.F) {
+	for _, seed := range []string{
+		`{"led_on": true}`, `{"led_on":false,"ts":"2026-11-25T17:43:18.123Z"}`,
+		`{"led_on": 1}`, `{"led_on": true, "led_on": false}`, `[true]`, ``, "\xff",
+		`{"led_on": true, "x": [[[[[[[[[1]]]]]]]]]}`, `{"led_on": true}{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		c, err := ParseCommand(p)
+		if err != nil {
+			return
+		}
+		if len(p) > MaxPayload || !utf8.Valid(p) {
+			t.Fatalf("accepted %q: too large or not UTF-8", p)
+		}
+		back, err := ParseCommand(c.AppendJSON(nil))
+		if err != nil || back.LEDOn != c.LEDOn || !back.TS.Equal(c.TS.Truncate(1e6)) && !c.TS.IsZero() {
+			t.Fatalf("round trip of %q: %+v -> %+v (%v)", p, c, back, err)
+		}
+	})
+}
+
+// FuzzParseTelemetry: the server's decoder of readings from any device.
+func FuzzParseTelemetry(f *testing.F) {
+	for _, seed := range []string{`{"light": 100}`, `{"light":412,"seq":1024,"ts":"2026-11-25T17:43:18.123Z"}`,
+		`{"light": -1}`, `{"light": 1e3}`, `{"light": 9223372036854775808}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		r, err := ParseTelemetry(p)
+		if err != nil {
+			return
+		}
+		if r.Light < MinLight || r.Light > MaxLight {
+			t.Fatalf("accepted light %d from %q", r.Light, p)
+		}
+		back, err := ParseTelemetry(r.AppendJSON(nil))
+		if err != nil || back.Light != r.Light || back.Seq != r.Seq {
+			t.Fatalf("round trip of %q: %+v -> %+v (%v)", p, r, back, err)
+		}
+	})
+}

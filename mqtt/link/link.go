@@ -10,6 +10,7 @@
 package link
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -73,10 +74,15 @@ type Link struct {
 	log    *slog.Logger
 	client paho.Client
 
-	// gen counts connection attempts. A publish remembers the generation it
-	// was sent on; a token that completes in a later one proves nothing.
+	// gen counts connection attempts and losses. A publish remembers the
+	// generation it was sent on; a token that completes in a later one
+	// proves nothing. connected changes together with gen, under mu, so a
+	// slow onConnect cannot mark a connection up that was lost meanwhile.
 	gen       atomic.Uint64
 	connected atomic.Bool
+
+	closing   chan struct{} // closed by Close: ends subscribe retries
+	closeOnce sync.Once
 
 	// lastErr is why the newest connection attempt failed, nil once
 	// connected; it is logged when its explanation changes, not per retry.
@@ -107,7 +113,7 @@ func New(opts Options) (*Link, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Link{opts: opts, log: log}
+	l := &Link{opts: opts, log: log, closing: make(chan struct{})}
 
 	po := paho.NewClientOptions().
 		AddBroker(opts.Broker).
@@ -209,16 +215,8 @@ func (l *Link) onConnect(c paho.Client) {
 	// paho calls this on a goroutine of its own, so bounded waits are fine.
 	gen := l.gen.Load()
 	for filter, h := range l.opts.Subscribe {
-		h := h
-		t := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
-			h(Message{Topic: m.Topic(), Payload: m.Payload(), Retained: m.Retained()})
-		})
-		if err := l.wait(t, "subscribe "+filter); err != nil {
-			// Without the subscription the program is deaf; a fresh
-			// connection is the one retry paho offers, so force it.
-			l.log.Error("subscription failed; reconnecting", "topic", filter, "err", err)
-			go c.Disconnect(0) // not from this goroutine: Disconnect waits for it
-			return
+		if !l.subscribe(c, gen, filter, h) {
+			return // the connection is gone or the link closing; the next connect starts over
 		}
 	}
 	// Birth after the subscriptions, so "online" means "listening".
@@ -228,21 +226,58 @@ func (l *Link) onConnect(c paho.Client) {
 			l.log.Warn("birth message not confirmed", "topic", b.Topic, "err", err)
 		}
 	}
-	if l.gen.Load() != gen {
-		return // a newer connection took over meanwhile
-	}
-	l.connected.Store(true)
 	l.mu.Lock()
-	l.lastErr = nil
+	up := l.gen.Load() == gen && c.IsConnectionOpen()
+	if up {
+		l.connected.Store(true)
+		l.lastErr = nil
+	}
 	l.mu.Unlock()
+	if !up {
+		return // lost, or a newer connection took over, meanwhile
+	}
 	l.log.Info("connected", "broker", l.opts.Broker)
 	if l.opts.OnConnect != nil {
 		l.opts.OnConnect()
 	}
 }
 
+// subscribe subscribes filter on connection gen, retrying with a backoff
+// (paho offers no retry, and a Disconnect would end the link for good) until
+// the broker answers, the connection is lost, or the link closes. A broker
+// that refuses the subscription (an ACL) is reported, not retried.
+func (l *Link) subscribe(c paho.Client, gen uint64, filter string, h Handler) bool {
+	backoff := time.Second
+	for {
+		t := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
+			h(Message{Topic: m.Topic(), Payload: m.Payload(), Retained: m.Retained()})
+		})
+		err := l.wait(t, "subscribe "+filter)
+		if err == nil {
+			if code, ok := t.(*paho.SubscribeToken).Result()[filter]; ok && code >= 0x80 {
+				l.log.Error("the broker refused the subscription: allow this client to subscribe to it in the broker's ACL",
+					"topic", filter, "client_id", l.opts.ClientID)
+			}
+			return true
+		}
+		if l.gen.Load() != gen || !c.IsConnectionOpen() {
+			return false
+		}
+		l.log.Error("subscription failed; retrying", "topic", filter, "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-l.closing:
+			return false
+		}
+		backoff = min(2*backoff, l.opts.MaxBackoff)
+	}
+}
+
 func (l *Link) onLost(_ paho.Client, err error) {
+	l.mu.Lock()
+	l.gen.Add(1) // whatever was in flight is unconfirmed now
 	l.connected.Store(false)
+	l.mu.Unlock()
 	l.log.Warn("connection lost; reconnecting", "broker", l.opts.Broker, "err", err)
 	if l.opts.OnLost != nil {
 		l.opts.OnLost(err)
@@ -281,11 +316,23 @@ func (l *Link) Publish(m Message) *Delivery {
 // Wait waits at most the link's timeout for the broker's acknowledgement. It
 // returns nil only when the PUBACK arrived on the connection the message was
 // sent on; ErrUnconfirmed (wrapped) when that cannot be known.
-func (d *Delivery) Wait() error {
+func (d *Delivery) Wait() error { return d.WaitContext(context.Background()) }
+
+// WaitContext is Wait that also gives up when ctx is done.
+func (d *Delivery) WaitContext(ctx context.Context) error {
 	if d.err != nil {
 		return d.err
 	}
-	if err := d.l.wait(d.token, "publish"); err != nil {
+	timer := time.NewTimer(d.l.opts.Timeout)
+	defer timer.Stop()
+	select {
+	case <-d.token.Done():
+	case <-timer.C:
+		return fmt.Errorf("%w: no answer from the broker within %s", ErrUnconfirmed, d.l.opts.Timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %v", ErrUnconfirmed, context.Cause(ctx))
+	}
+	if err := d.token.Error(); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnconfirmed, err)
 	}
 	if d.l.gen.Load() != d.gen {
@@ -306,7 +353,10 @@ func (l *Link) Close(last *Message) {
 			l.log.Warn("could not publish before disconnecting", "topic", last.Topic, "err", err)
 		}
 	}
+	l.closeOnce.Do(func() { close(l.closing) })
+	l.mu.Lock()
 	l.connected.Store(false)
+	l.mu.Unlock()
 	l.client.Disconnect(250)
 	l.log.Info("disconnected", "broker", l.opts.Broker)
 }

@@ -79,7 +79,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	bindSettings(flag.NewFlagSet("defaults", flag.ContinueOnError), s)
 	s.ID, s.Broker, s.Hardware, s.StateDir = *id, b.URL(), "sim", dir
 	s.Interval, s.SimPeriod = *interval, *period
-	devErr := runDevice(ctx, s, log, nil)
+	_, devErr := runDevice(ctx, s, log, nil, nil)
 	stop()
 	srvErr := <-srvDone
 	if devErr != nil {

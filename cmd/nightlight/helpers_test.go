@@ -104,7 +104,10 @@ func startDevice(t *testing.T, s *settings) *logBuffer {
 	logs := new(logBuffer)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runDevice(ctx, s, cli.NewLogger(logs, slog.LevelDebug), nil) }()
+	go func() {
+		_, err := runDevice(ctx, s, cli.NewLogger(logs, slog.LevelDebug), nil, nil)
+		done <- err
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

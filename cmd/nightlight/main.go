@@ -133,25 +133,45 @@ func runDaemon(args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	var (
+		resume *device.Snapshot // the LED and connection state handed from one run to the next
+		prev   *settings        // the configuration before the last reload, to go back to
+	)
 	for {
 		log := systemd.NewLogger(stderr, s.LogLevel)
 		if l.File != "" {
 			log.Info("configuration", "file", l.File)
 		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- runDevice(runCtx, s, log, notifier) }()
+		runCtx, cancel := context.WithCancelCause(ctx)
+		type result struct {
+			snap *device.Snapshot
+			err  error
+		}
+		done := make(chan result, 1)
+		go func(s *settings, resume *device.Snapshot) {
+			snap, err := runDevice(runCtx, s, log, notifier, resume)
+			done <- result{snap, err}
+		}(s, resume)
 	waiting:
 		for {
 			select {
-			case err := <-done:
-				cancel()
-				return err
+			case r := <-done:
+				cancel(nil)
+				if r.err != nil && prev != nil && ctx.Err() == nil {
+					// A reloaded configuration that passed the checks but
+					// does not run (the hardware it names is not there):
+					// go back to the one that ran.
+					log.Error("the reloaded configuration does not run; going back to the previous one", "err", r.err)
+					s, prev = prev, nil
+					notifier.Ready()
+					break waiting
+				}
+				return r.err
 			case <-ctx.Done():
 				notifier.Stopping()
-				err := <-done // the device stops on the same signal
-				cancel()
-				return err
+				r := <-done // the device stops on the same signal
+				cancel(nil)
+				return r.err
 			case <-hup:
 				notifier.Reloading()
 				ns, nl, err := load("run", args, io.Discard, nil)
@@ -164,32 +184,44 @@ func runDaemon(args []string, stderr io.Writer) error {
 					continue
 				}
 				log.Info("reloading")
-				s, l = ns, nl
+				cancel(device.ErrReload)
+				r := <-done
+				if r.err != nil {
+					return r.err
+				}
+				resume, prev, s, l = r.snap, s, ns, nl
 				break waiting
 			}
 		}
-		cancel()
-		if err := <-done; err != nil {
-			return err
+		if ctx.Err() != nil {
+			return nil // stopped while reloading: no new run
 		}
 	}
 }
 
 // runDevice opens the hardware and the outbox, runs the device until ctx is
-// done, and closes what it opened in reverse order. sup may be nil.
-func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Supervisor) error {
+// done, and closes what it opened in reverse order. sup and resume may be
+// nil. When ctx ends with device.ErrReload as its cause the LED is left as
+// it is, and the returned snapshot hands its state to the next run.
+func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Supervisor, resume *device.Snapshot) (*device.Snapshot, error) {
 	auth, err := brokerauth.Load(s.Auth, s.Broker, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range auth.Warnings() {
 		log.Warn(w)
 	}
 	b, err := board.Open(s.board())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer b.Close()
+	defer func() {
+		if errors.Is(context.Cause(ctx), device.ErrReload) {
+			b.Release() // the LED stays as it is for the next run
+		} else {
+			b.Close()
+		}
+	}()
 	log.Info("hardware", "board", b.String())
 
 	mode, _ := s.syncMode() // checked by load
@@ -199,7 +231,7 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		Logger:   log.With("component", "outbox"),
 	})
 	if err != nil {
-		return fmt.Errorf("state_dir %s: %w", s.StateDir, err)
+		return nil, fmt.Errorf("state_dir %s: %w", s.StateDir, err)
 	}
 	defer func() {
 		if err := ob.Close(); err != nil {
@@ -223,12 +255,17 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		KeepAlive:     s.KeepAlive,
 		Logger:        log.With("component", "device"),
 		Supervisor:    sup,
+		Resume:        resume,
 	}, b, ob)
 	if err != nil {
-		return config.Errorf("%v", err)
+		return nil, config.Errorf("%v", err)
 	}
 	log.Info("starting", "id", s.ID, "broker", s.Broker, "interval", s.Interval, "version", version)
-	return d.Run(ctx)
+	if err := d.Run(ctx); err != nil {
+		return nil, err
+	}
+	snap := d.Snapshot()
+	return &snap, nil
 }
 
 func runRead(args []string, stdout, stderr io.Writer) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/wire"
 )
 
 // notifySocket is a fake systemd: it collects what the daemon sends to
@@ -105,8 +106,12 @@ func TestSystemdNotify(t *testing.T) {
 	}()
 
 	sock.expect(t, "READY=1", 10*time.Second)
+	// The status line is renewed at most once a second and only when it
+	// changes: wait for the one that shows both the link and the light.
 	st := sock.expect(t, "STATUS=broker "+b.URL()+" connected", 10*time.Second)
-	sock.expect(t, "light 120", 10*time.Second)
+	for !strings.Contains(st, "light 120") {
+		st = sock.expect(t, "STATUS=broker "+b.URL()+" connected", 10*time.Second)
+	}
 	t.Logf("status line: %s", st)
 	if n := sock.count("WATCHDOG=1", time.Second); n < 3 {
 		t.Fatalf("%d watchdog pings in 1s with WATCHDOG_USEC=200000, want several", n)
@@ -176,4 +181,62 @@ func TestSystemdNotify(t *testing.T) {
 	if !strings.Contains(out.String(), `reload refused`) || !strings.Contains(out.String(), `unknown key \"intervall\"`) {
 		t.Errorf("the refused reload is not explained in the log")
 	}
+}
+
+// TestReloadKeepsTheLight: a reload restarts the device in-process without
+// switching the LED off, without an "offline" status, and without losing
+// the seq count.
+func TestReloadKeepsTheLight(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	const id = "reloaded"
+	watcher := mqtttest.Client(t, b.URL(), "watcher")
+	status := mqtttest.Messages(t, watcher, id+"/status")
+	st := states(t, watcher, id)
+	dir := t.TempDir()
+	light := filepath.Join(dir, "light")
+	setLight(t, light, 500)
+	conf := filepath.Join(dir, "nightlight.yaml")
+	write := func(interval string) {
+		os.WriteFile(conf, []byte("hardware: sim\nid: "+id+"\ninterval: "+interval+"\nbroker: "+b.URL()+"\nsim_light: "+light+"\nstate_dir: "+filepath.Join(dir, "state")+"\n"), 0o644)
+	}
+	write("100ms")
+	cmd := exec.Command(binary(t), "run", "--config", conf)
+	out := new(logBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitPayload(t, status, "online")
+	c := mqtttest.Client(t, b.URL(), "commander")
+	mqtttest.Publish(t, c, id+"/commands", []byte(`{"led_on": true}`), false)
+	waitState(t, st, 5*time.Second, "led_on true", ledIs(true, wire.SourceCommand))
+	before := appended(out.String())
+
+	write("150ms")
+	cmd.Process.Signal(syscall.SIGHUP)
+	out.waitFor(t, 10*time.Second, "msg=starting", "interval=150ms")
+	time.Sleep(500 * time.Millisecond)
+	after := appended(out.String())
+	if len(after) <= len(before) || after[len(before)] != before[len(before)-1]+1 {
+		t.Errorf("seq after the reload does not continue by one: %v then %v", before[len(before)-1:], after[len(before):min(len(after), len(before)+3)])
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "msg=LED") && strings.Contains(line, "led_on=false") && !strings.Contains(line, "source=startup") {
+			t.Errorf("the reload switched the LED off: %s", line)
+		}
+	}
+	for {
+		select {
+		case m := <-status:
+			if string(m.Payload()) == "offline" {
+				t.Fatal("the reload published offline")
+			}
+			continue
+		default:
+		}
+		break
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 }

@@ -68,12 +68,39 @@ type Config struct {
 	KeepAlive     time.Duration
 	MaxBackoff    time.Duration
 	Logger        *slog.Logger
+	// Resume, when set, starts the device where a previous run left off
+	// (a reload): the LED as it was, and the broker's absence counted from
+	// when it began, so the offline fallback does not start over.
+	Resume *Snapshot
 	// Supervisor, when set, gets READY once Run starts (the hardware and
 	// the outbox are open by then), a status line after every pass of the
 	// main loop, and watchdog pings from the main loop itself (so a stuck
 	// loop stops them, not just a dead process). STOPPING is the process's
 	// to send, not Run's: Run also ends for an in-process reload.
 	Supervisor Supervisor
+}
+
+// ErrReload, as the cause of Run's context (context.WithCancelCause), stops
+// the device for a reload: the LED stays as it is and no "offline" is
+// published, since the next run takes over at once.
+var ErrReload = errors.New("device: reloading")
+
+// Snapshot is what one run hands to the next across a reload.
+type Snapshot struct {
+	LEDOn        bool
+	Source       string    // who set the LED
+	OfflineSince time.Time // zero while connected
+}
+
+// Snapshot returns the device's state; call it after Run has returned.
+func (d *Device) Snapshot() Snapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	snap := Snapshot{LEDOn: d.state.LEDOn, Source: d.state.Source}
+	if from := d.offlineFrom.Load(); from != 0 {
+		snap.OfflineSince = time.Unix(0, from)
+	}
+	return snap
 }
 
 // Defaults of the contract.
@@ -203,7 +230,14 @@ func (d *Device) Run(ctx context.Context) error {
 		return err
 	}
 	d.offlineFrom.Store(time.Now().UnixNano())
-	d.setLED(false, wire.SourceStartup)
+	if r := d.cfg.Resume; r != nil {
+		if !r.OfflineSince.IsZero() {
+			d.offlineFrom.Store(r.OfflineSince.UnixNano())
+		}
+		d.setLED(r.LEDOn, r.Source)
+	} else {
+		d.setLED(false, wire.SourceStartup)
+	}
 	l.Start()
 
 	sendCtx, stopSender := context.WithCancel(context.Background())
@@ -255,18 +289,26 @@ loop:
 		}
 	}
 
-	d.log.Info("stopping")
-	d.setLED(false, wire.SourceShutdown)
+	reload := errors.Is(context.Cause(ctx), ErrReload)
+	d.log.Info("stopping", "reload", reload)
+	if !reload {
+		d.setLED(false, wire.SourceShutdown)
+	}
 	stopSender()
 	wg.Wait()
 	if l.Connected() {
-		deadline := time.Now().Add(shutdownFlush)
+		flushCtx, cancel := context.WithTimeout(context.Background(), shutdownFlush)
 		d.publishState(l)
-		if err := d.drain(l, deadline); err != nil {
+		if err := d.drain(flushCtx, l); err != nil {
 			d.log.Warn("readings left in the outbox for the next start", "err", err)
 		}
+		cancel()
 	}
-	l.Close(&link.Message{Topic: d.topic(wire.KindStatus), Payload: []byte(wire.StatusOffline), Retained: true})
+	if reload {
+		l.Close(nil) // a clean disconnect: no Will, and "online" stays true
+	} else {
+		l.Close(&link.Message{Topic: d.topic(wire.KindStatus), Payload: []byte(wire.StatusOffline), Retained: true})
+	}
 	return nil
 }
 
@@ -320,11 +362,22 @@ func (d *Device) onCommand(m link.Message) {
 		d.log.Warn("command refused", "topic", m.Topic, "reason", err.Error(), "payload", excerpt(m.Payload))
 		return
 	}
-	select {
-	case d.cmds <- incoming{cmd: c, retained: m.Retained}:
-	default:
-		d.log.Warn("command refused", "reason", "too many commands queued; the next one will be applied", "payload", excerpt(m.Payload))
+	// When the queue is full the oldest waiting command gives way: the
+	// newest is the one that counts.
+	in := incoming{cmd: c, retained: m.Retained}
+	for range 2 {
+		select {
+		case d.cmds <- in:
+			return
+		default:
+		}
+		select {
+		case old := <-d.cmds:
+			d.log.Warn("command dropped", "led_on", old.cmd.LEDOn, "reason", "too many commands queued; a newer one replaces it")
+		default:
+		}
 	}
+	d.log.Warn("command dropped", "led_on", c.LEDOn, "reason", "too many commands queued")
 }
 
 // apply decides whether a valid command may switch the LED.
@@ -512,7 +565,7 @@ func (d *Device) sender(ctx context.Context, l *link.Link) {
 		}
 		err := d.publishState(l)
 		if err == nil {
-			err = d.drain(l, time.Time{})
+			err = d.drain(ctx, l)
 		}
 		if err != nil && !errors.Is(err, link.ErrNotConnected) {
 			d.log.Warn("publish failed; retrying", "err", err)
@@ -553,7 +606,7 @@ func (d *Device) publishState(l *link.Link) error {
 // that leave it on, as Mosquitto does by default: about 40 ms per batch).
 // On any failure it rewinds, so the next attempt starts at the oldest
 // unconfirmed reading.
-func (d *Device) drain(l *link.Link, deadline time.Time) error {
+func (d *Device) drain(ctx context.Context, l *link.Link) error {
 	topic := d.topic(wire.KindTelemetry)
 	type flight struct {
 		seq uint64
@@ -562,14 +615,14 @@ func (d *Device) drain(l *link.Link, deadline time.Time) error {
 	var inflight []flight
 	done := false // the outbox had nothing more to give
 	fail := func(err error) error {
-		for _, f := range inflight {
-			f.del.Wait() // bounded; lets paho finish with the buffers
-		}
+		// What is still in flight is unconfirmed: sent again after the
+		// rewind. The payloads are ours (Next gives fresh buffers), so
+		// nothing needs waiting for.
 		d.ob.Rewind()
 		return err
 	}
 	for {
-		if !done && len(inflight) < sendWindow && (deadline.IsZero() || time.Now().Before(deadline)) {
+		if !done && len(inflight) < sendWindow && ctx.Err() == nil {
 			recs, err := d.ob.Next(sendWindow - len(inflight))
 			if err != nil {
 				return fail(fmt.Errorf("read outbox: %w", err))
@@ -587,7 +640,7 @@ func (d *Device) drain(l *link.Link, deadline time.Time) error {
 		}
 		f := inflight[0]
 		inflight = inflight[1:]
-		if err := f.del.Wait(); err != nil {
+		if err := f.del.WaitContext(ctx); err != nil {
 			return fail(err)
 		}
 		if err := d.ob.Ack(f.seq); err != nil {

@@ -2,6 +2,7 @@ package device
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -77,7 +78,7 @@ func BenchmarkReplayMosquitto(b *testing.B) {
 		}()
 		b.StartTimer()
 		start := time.Now()
-		if err := d.drain(l, time.Time{}); err != nil {
+		if err := d.drain(context.Background(), l); err != nil {
 			b.Fatal(err)
 		}
 		elapsed := time.Since(start)

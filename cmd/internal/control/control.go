@@ -143,7 +143,7 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case r := <-s.queue:
-			s.decide(l, r)
+			s.decideBatch(l, r)
 		case <-heartbeat:
 		}
 	}
@@ -177,8 +177,41 @@ func (s *Server) onTelemetry(m link.Message) {
 	}
 }
 
-// decide acts on a fresh reading and logs history.
-func (s *Server) decide(l *link.Link, r reading) {
+// decideBatch takes r and whatever else is queued, filters out history,
+// and commands each device once, for its newest fresh reading: a backlog a
+// device replays after an outage must not flicker its LED through the past.
+func (s *Server) decideBatch(l *link.Link, r reading) {
+	batch := []reading{r}
+	for more := true; more && len(batch) < queueLen; {
+		select {
+		case r := <-s.queue:
+			batch = append(batch, r)
+		default:
+			more = false
+		}
+	}
+	now := time.Now()
+	latest := map[string]reading{}
+	var order []string
+	for _, r := range batch {
+		if !s.fresh(r, now) {
+			continue
+		}
+		if prev, ok := latest[r.device]; ok {
+			s.log.Debug("telemetry superseded by a newer reading", "device", r.device, "seq", prev.t.Seq)
+		} else {
+			order = append(order, r.device)
+		}
+		latest[r.device] = r
+	}
+	for _, dev := range order {
+		s.command(l, latest[dev])
+	}
+}
+
+// fresh reports whether r may drive the LED, logging why not. Its age is
+// measured now, not when it arrived: it may have waited in the queue.
+func (s *Server) fresh(r reading, now time.Time) bool {
 	t := r.t
 	log := s.log.With("device", r.device, "light", t.Light)
 	if t.Seq != 0 {
@@ -186,25 +219,35 @@ func (s *Server) decide(l *link.Link, r reading) {
 	}
 	ts := t.TS
 	if ts.IsZero() {
-		ts = r.at // the lesson's device sends no ts: a live reading is now
+		ts = r.at // the lesson's device sends no ts: a live reading is as old as its arrival
 	}
 	switch newest := s.newest[r.device]; {
-	case r.at.Sub(ts) > s.cfg.MaxAge:
-		log.Info("telemetry from history, not acted on", "ts", wire.FormatTime(ts), "age", r.at.Sub(ts).Round(time.Millisecond))
-		return
+	case now.Sub(ts) > s.cfg.MaxAge:
+		log.Info("telemetry from history, not acted on", "ts", wire.FormatTime(ts), "age", now.Sub(ts).Round(time.Millisecond))
+		return false
+	case ts.Sub(now) > s.cfg.MaxAge:
+		log.Warn("telemetry from the future, not acted on: check the device's clock", "ts", wire.FormatTime(ts), "ahead", ts.Sub(now).Round(time.Millisecond))
+		return false
 	case ts.Before(newest):
 		log.Info("telemetry older than the newest, not acted on", "ts", wire.FormatTime(ts), "newest", wire.FormatTime(newest))
-		return
+		return false
+	}
+	// Never ahead of our own clock: one reading from a clock that runs
+	// fast must not make every later one look old.
+	if ts.After(r.at) {
+		ts = r.at
 	}
 	s.newest[r.device] = ts
 	log.Info("telemetry received")
+	return true
+}
 
-	c := wire.Command{LEDOn: t.Light < s.cfg.Threshold, TS: time.Now()}
-	// A fresh buffer each time: paho may still hold the last one if its
-	// wait timed out.
+// command sends the decision for a fresh reading.
+func (s *Server) command(l *link.Link, r reading) {
+	c := wire.Command{LEDOn: r.t.Light < s.cfg.Threshold, TS: time.Now()}
 	topic := wire.Topic(r.device, wire.KindCommands)
 	if err := l.PublishWait(link.Message{Topic: topic, Payload: c.AppendJSON(nil)}); err != nil {
-		log.Warn("command not sent", "led_on", c.LEDOn, "err", err)
+		s.log.Warn("command not sent", "device", r.device, "led_on", c.LEDOn, "err", err)
 		return
 	}
 	s.log.Info("command sent", "device", r.device, "led_on", c.LEDOn)

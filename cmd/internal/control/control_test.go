@@ -100,6 +100,10 @@ func TestHistoryNeverDrivesTheLED(t *testing.T) {
 		{"other device, own clock", "d2", telemetry(100, 1, now.Add(-2*time.Second)), ptr(true), "telemetry received"},
 		{"lesson payload, no ts", "d3", []byte(`{"light": 299}`), ptr(true), "telemetry received"},
 		{"junk", "d3", []byte(`{"light": "dark"}`), nil, "telemetry refused"},
+		{"from the future", "d4", telemetry(100, 5, now.Add(time.Hour)), nil, "from the future"},
+		{"right clock after a future one", "d4", telemetry(100, 6, now.Add(time.Second)), ptr(true), "telemetry received"},
+		{"clock 10 s fast", "d5", telemetry(100, 1, now.Add(10*time.Second)), ptr(true), "telemetry received"},
+		{"same fast clock, next reading", "d5", telemetry(800, 2, now.Add(11*time.Second)), ptr(false), "telemetry received"},
 	}
 	for _, s := range steps {
 		mqtttest.Publish(t, c, s.device+"/telemetry", s.payload, false)

@@ -45,21 +45,28 @@ func (p *Proxy) URL() string { return "tcp://" + p.addr }
 // Up starts accepting and forwarding again.
 func (p *Proxy) Up() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
+	up := p.ln != nil
+	p.mu.Unlock()
+	if up {
 		return
 	}
+	// Listen without the lock: the port may take a moment to be free, and
+	// the pipes must not wait for it.
+	var ln net.Listener
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if p.ln, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
+		if ln, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
 	if err != nil {
 		p.t.Fatalf("proxy: %v", err)
 	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
 	p.wg.Add(1)
-	go p.accept(p.ln)
+	go p.accept(ln)
 }
 
 // Down closes the listener and every forwarded connection.
@@ -110,6 +117,12 @@ func (p *Proxy) accept(ln net.Listener) {
 			continue
 		}
 		p.mu.Lock()
+		if p.ln != ln { // Down came while we dialled: this one is gone too
+			p.mu.Unlock()
+			c.Close()
+			b.Close()
+			continue
+		}
 		p.conns[c], p.conns[b] = true, true
 		p.mu.Unlock()
 		p.wg.Add(2)

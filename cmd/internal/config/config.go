@@ -200,7 +200,7 @@ func (l *Loaded) applyFile(fs *flag.FlagSet, file string, named bool) error {
 		return Errorf("config file %s does not exist: create it, or leave out --config to use the defaults", file)
 	}
 	if err != nil {
-		return Errorf("config file %s: %v", file, err)
+		return Errorf("config file %s cannot be read (%v): make it readable by the user the program runs as", file, err)
 	}
 	l.File = file
 	var doc yaml.Node

@@ -83,13 +83,7 @@ func TestCommandLine(t *testing.T) {
 	badID := filepath.Join(dir, "badid.yaml")
 	os.WriteFile(badID, []byte("id: kitchen/light\n"), 0o644)
 
-	tests := []struct {
-		name string
-		env  []string
-		args []string
-		code int
-		want []string
-	}{
+	runCases(t, []cliCase{
 		{"version", nil, []string{"version"}, 0, []string{"nightlight dev"}},
 		{"help", nil, []string{"--help"}, 0, []string{"Usage:", "-state-dir", "NIGHTLIGHT_STATE_DIR"}},
 		{"unknown command", nil, []string{"blink"}, 2, []string{`unknown command "blink"`}},
@@ -107,8 +101,22 @@ func TestCommandLine(t *testing.T) {
 		{"led off sim", nil, []string{"led", "--hardware", "sim", "off"}, 0, []string{"LED off"}},
 		{"led without state", nil, []string{"led", "--hardware", "sim"}, 2, []string{"nightlight led on"}},
 		{"bad sim file", nil, []string{"read", "--hardware", "sim", "--sim-light", filepath.Join(dir, "none")}, 1, []string{"none"}},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// cliCase is one run of the binary: environment, arguments, the exit status
+// of the contract and what the output must say.
+type cliCase struct {
+	name string
+	env  []string
+	args []string
+	code int
+	want []string
+}
+
+func runCases(t *testing.T, cases []cliCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			out, code := run(t, tt.env, tt.args...)
 			if code != tt.code {

@@ -41,13 +41,7 @@ func TestSecuritySettings(t *testing.T) {
 	const tlsBroker = "ssl://127.0.0.1:8883"
 	noCreds := "CREDENTIALS_DIRECTORY="
 
-	for _, tt := range []struct {
-		name string
-		env  []string
-		args []string
-		code int
-		want []string
-	}{
+	runCases(t, []cliCase{
 		{"ca_file with tcp", nil, []string{"check-config", "--broker", "tcp://127.0.0.1:1883", "--ca-file", ca.File}, 78,
 			[]string{"ca_file (flag --ca-file)", "is plaintext", "use ssl://127.0.0.1:8883"}},
 		{"ca_file with tcp at start", []string{"NIGHTLIGHT_CA_FILE=" + ca.File}, []string{"run", "--hardware", "sim", "--broker", "tcp://127.0.0.1:1883"}, 78,
@@ -79,22 +73,7 @@ func TestSecuritySettings(t *testing.T) {
 		{"warning", []string{noCreds}, []string{"check-config", "--broker", "tcp://192.0.2.1:1883"}, 0,
 			[]string{"broker security: plaintext; anonymous", "warning: broker tcp://192.0.2.1:1883 is plaintext",
 				"warning: connection to broker tcp://192.0.2.1:1883 is anonymous"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			out, code := run(t, tt.env, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit status %d, want %d", code, tt.code)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output does not say %q", w)
-				}
-			}
-			if t.Failed() {
-				t.Logf("output:\n%s", out)
-			}
-		})
-	}
+	})
 }
 
 // TestDeviceOverTLS runs the device binary against a Mosquitto that speaks

@@ -153,6 +153,7 @@ func TestSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Process.Kill() // a failed wait below must not leave it running
 	waitPayload(t, status, "online")
 	lesson := mqtttest.Client(t, b.URL(), "commander")
 	mqtttest.Publish(t, lesson, id+"/commands", []byte(`{"led_on": true}`), false)

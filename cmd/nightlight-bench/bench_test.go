@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHarness runs a short version of the benchmark, so the harness cannot
+// rot. The figures are reported, never gated: it checks only that the table
+// is complete and the numbers are sane.
+func TestHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs both systems for about two minutes")
+	}
+	if _, err := mosquittoPath(); err != nil {
+		missingTool(t, err)
+	}
+	o := defaultOptions()
+	if _, err := checkPython(context.Background(), o.Python); err != nil {
+		missingTool(t, err)
+	}
+	o.Transitions, o.Steady = 4, 20*time.Second
+	o.Command = "go test ./cmd/nightlight-bench"
+	o.Progress = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	rep, err := run(ctx, o, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	t.Logf("\n%s", table)
+
+	for _, want := range []string{
+		"Machine: ", "Date: ", "Command: `go test ./cmd/nightlight-bench`",
+		"| darkness → LED on, p50 |", "| darkness → LED on, p99 |", "| darkness → LED on, max |",
+		"| darkness → `led_on: true` command, p50 |", "| darkness → `led_on: true` command, p99 |",
+		"| dark transitions measured (missed) |",
+		"| telemetry messages per hour, steady light |", "| command messages per hour, steady light |",
+		"| device resident memory, VmRSS (peak VmHWM) |", "| server resident memory, VmRSS (peak VmHWM) |",
+		"| device CPU seconds per hour, steady light |", "| server CPU seconds per hour, steady light |",
+		"| device program |", "| server program |", "| MQTT library installed |", "| interpreter installed |",
+		"darkness-to-LED p99 under 300 ms: ", "no more than 720 per hour: ", "memory under 15 MB: ", "CPU under 1 s per hour",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table has no %q", want)
+		}
+	}
+	if len(rep.results) != 2 {
+		t.Fatalf("%d systems measured, want 2", len(rep.results))
+	}
+	for _, r := range rep.results {
+		checkSane(t, r, o.Transitions)
+	}
+	s := rep.sizes
+	if s.device <= 0 || s.server <= 0 || s.deviceScript <= 0 || s.serverScript <= 0 {
+		t.Errorf("sizes: %+v", s)
+	}
+}
+
+func checkSane(t *testing.T, r *result, transitions int) {
+	t.Helper()
+	name := r.sys.name
+	if r.transitions != transitions || len(r.led) != transitions-r.missed || len(r.command) != len(r.led) || len(r.led) == 0 {
+		t.Errorf("%s: %d transitions, %d missed, %d LED and %d command latencies", name, r.transitions, r.missed, len(r.led), len(r.command))
+	}
+	for i := range r.led {
+		if r.led[i] <= 0 || r.command[i] <= 0 {
+			t.Errorf("%s: transition %d: LED after %s, command after %s; want both > 0", name, i+1, r.led[i], r.command[i])
+		}
+	}
+	if r.telemetry.n <= 0 || r.commands.n <= 0 || r.telemetry.perHour <= 0 || r.commands.perHour <= 0 {
+		t.Errorf("%s: telemetry %+v, commands %+v; want messages", name, r.telemetry, r.commands)
+	}
+	for proc, p := range map[string]procFigures{"device": r.device, "server": r.server} {
+		if p.rssKB <= 0 || p.hwmKB < p.rssKB || p.cpuSeconds < 0 {
+			t.Errorf("%s %s: %+v", name, proc, p)
+		}
+	}
+}
+
+// missingTool skips, or fails under NIGHTLIGHT_REQUIRE_MOSQUITTO=1 (CI), as
+// the broker tests do.
+func missingTool(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") == "1" {
+		t.Fatalf("NIGHTLIGHT_REQUIRE_MOSQUITTO=1 but %v", err)
+	}
+	t.Skip(err)
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(n ...int) []time.Duration {
+		var d []time.Duration
+		for _, v := range n {
+			d = append(d, time.Duration(v)*time.Millisecond)
+		}
+		return d
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = 100 - i
+	}
+	for _, c := range []struct {
+		d    []time.Duration
+		q    float64
+		want time.Duration
+	}{
+		{nil, 0.99, 0},
+		{ms(7), 0.5, 7 * time.Millisecond},
+		{ms(4, 1, 3, 2), 0.5, 2 * time.Millisecond},
+		{ms(4, 1, 3, 2), 0.99, 4 * time.Millisecond},
+		{ms(hundred...), 0.99, 99 * time.Millisecond},
+		{ms(hundred...), 1, 100 * time.Millisecond},
+	} {
+		if got := percentile(c.d, c.q); got != c.want {
+			t.Errorf("percentile(%v, %v) = %v, want %v", c.d, c.q, got, c.want)
+		}
+	}
+}
+
+func TestRate(t *testing.T) {
+	at := func(s ...float64) []event {
+		var ev []event
+		t0 := time.Unix(0, 0)
+		for _, v := range s {
+			ev = append(ev, event{at: t0.Add(time.Duration(v * float64(time.Second)))})
+		}
+		return ev
+	}
+	for _, c := range []struct {
+		ev   []event
+		want float64
+	}{
+		{nil, 0},
+		{at(3), 60},             // one in a minute
+		{at(1, 6, 11, 16), 720}, // every 5 s, wherever the window's edges are
+		{at(0.5, 5.5, 10.5, 15.5, 20.5), 720},
+	} {
+		if got := rate(c.ev, time.Minute).perHour; got != c.want {
+			t.Errorf("rate of %d events = %v per hour, want %v", len(c.ev), got, c.want)
+		}
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var got []string
+	w := &lineWriter{line: func(l string) { got = append(got, l) }}
+	for _, p := range []string{"Light level: 800\nLED", " on\r\n", "LED off\nhalf"} {
+		w.Write([]byte(p))
+	}
+	if want := []string{"Light level: 800", "LED on", "LED off"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("lines %q, want %q", got, want)
+	}
+}
+
+func TestReadUsage(t *testing.T) {
+	u, err := readUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.rssKB <= 0 || u.hwmKB < u.rssKB || u.cpuTicks < 0 {
+		t.Errorf("own usage %+v", u)
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// report is everything the table shows.
+type report struct {
+	opts    options
+	machine machine
+	results []*result // ours, then the lesson's
+	sizes   sizes
+}
+
+type machine struct {
+	cpu, kernel, os string
+	cores           int
+	date            time.Time
+	goVersion       string
+	mosquitto       string
+	python, paho    string
+}
+
+// describeMachine says what the figures were measured on.
+func describeMachine(ctx context.Context, py python, mosquittoBin string) machine {
+	m := machine{cpu: "unknown CPU", cores: runtime.NumCPU(), date: time.Now().UTC(),
+		python: py.version, paho: py.paho}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				m.os = strings.Trim(v, `"`)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if out, err := commandContext(ctx, "go", "env", "GOVERSION").Output(); err == nil {
+		m.goVersion = strings.TrimSpace(string(out))
+	}
+	// mosquitto -h prints its version first and exits with status 3.
+	out, _ := commandContext(ctx, mosquittoBin, "-h").CombinedOutput()
+	m.mosquitto, _, _ = strings.Cut(string(out), "\n")
+	return m
+}
+
+type sizes struct {
+	device, server             int64 // our stripped binaries, bytes
+	deviceScript, serverScript int64 // the lesson's, bytes
+	paho                       pkg
+	interpreter                []pkg
+}
+
+// pkg is a Debian package and its Installed-Size.
+type pkg struct {
+	name string
+	kib  int64 // -1: not installed, or no dpkg
+}
+
+func measureSizes(ctx context.Context, bins binaries, py python) sizes {
+	s := sizes{deviceScript: int64(len(lessonDevice)), serverScript: int64(len(lessonServer))}
+	if fi, err := os.Stat(bins.device); err == nil {
+		s.device = fi.Size()
+	}
+	if fi, err := os.Stat(bins.server); err == nil {
+		s.server = fi.Size()
+	}
+	s.paho = installedSize(ctx, "python3-paho-mqtt")
+	// The interpreter: Debian's python3 and the packages of the version it
+	// points to that hold the interpreter and its standard library.
+	for _, name := range []string{"python3", "python3-minimal", "libpython3-stdlib", "python" + py.minor,
+		"python" + py.minor + "-minimal", "libpython" + py.minor + "-minimal", "libpython" + py.minor + "-stdlib"} {
+		s.interpreter = append(s.interpreter, installedSize(ctx, name))
+	}
+	return s
+}
+
+func installedSize(ctx context.Context, name string) pkg {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := commandContext(ctx, "dpkg-query", "-W", "-f=${Installed-Size}", name).Output()
+	kib, perr := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil || perr != nil {
+		return pkg{name: name, kib: -1}
+	}
+	return pkg{name: name, kib: kib}
+}
+
+// Targets of issue 7, for ours.
+const (
+	targetP99        = 300 * time.Millisecond
+	targetPerHour    = 720
+	targetRSSBytes   = 15e6
+	targetCPUPerHour = 1.0
+)
+
+// markdown renders the report as the table README shows.
+func (r *report) markdown() string {
+	o, m := r.opts, r.machine
+	ours, les := r.results[0], r.results[1]
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("## nightlight and the lesson's Python programs, measured side by side\n\n")
+	p("- Machine: %s, %d cores; %s; %s\n", m.cpu, m.cores, m.os, m.kernel)
+	p("- Date: %s\n", m.date.Format("2006-01-02 15:04 MST"))
+	p("- Command: `%s`\n", o.Command)
+	p("- Software: %s, %s, Python %s, paho-mqtt %s\n", m.goVersion, m.mosquitto, m.python, m.paho)
+	p("- Ours: %s\n", ours.sys.label)
+	p("- Lesson: %s\n", les.sys.label)
+	p("- Light: %d (bright) and %d (dark), written to the file both devices read; each dark step %s + uniform(0, %s) after the LED went off (seed %d); steady window %s at %d. One system at a time, on one private Mosquitto on loopback.\n\n",
+		o.Bright, o.Dark, o.Settle, o.Phase, o.Seed, o.Steady, o.Bright)
+
+	p("| measure | ours | lesson | target (ours) |\n|---|---:|---:|---|\n")
+	row := func(label, ours, lesson, target string) { p("| %s | %s | %s | %s |\n", label, ours, lesson, target) }
+	for _, q := range []struct {
+		name   string
+		pct    float64
+		target string
+	}{{"p50", 0.50, ""}, {"p99", 0.99, "< 300 ms"}, {"max", 1, ""}} {
+		row("darkness → LED on, "+q.name, ms(percentile(ours.led, q.pct)), ms(percentile(les.led, q.pct)), q.target)
+	}
+	for _, q := range []struct {
+		name string
+		pct  float64
+	}{{"p50", 0.50}, {"p99", 0.99}} {
+		row("darkness → `led_on: true` command, "+q.name, ms(percentile(ours.command, q.pct)), ms(percentile(les.command, q.pct)), "")
+	}
+	row("dark transitions measured (missed)", transitions(ours), transitions(les), "")
+	row("telemetry messages per hour, steady light", perHour(ours.telemetry), perHour(les.telemetry), "≤ 720")
+	row("command messages per hour, steady light", perHour(ours.commands), perHour(les.commands), "")
+	row("device resident memory, VmRSS (peak VmHWM)", memory(ours.device), memory(les.device), "< 15 MB")
+	row("server resident memory, VmRSS (peak VmHWM)", memory(ours.server), memory(les.server), "")
+	row("device CPU seconds per hour, steady light", cpu(ours.device), cpu(les.device), "< 1 s")
+	row("server CPU seconds per hour, steady light", cpu(ours.server), cpu(les.server), "")
+	s := r.sizes
+	row("device program", fmt.Sprintf("%.1f MB (stripped binary)", float64(s.device)/1e6), kb(s.deviceScript)+" (device.py)", "")
+	row("server program", fmt.Sprintf("%.1f MB (stripped binary)", float64(s.server)/1e6), kb(s.serverScript)+" (server.py)", "")
+	row("MQTT library installed", "inside the binaries", installed([]pkg{s.paho}), "")
+	row("interpreter installed", "none", installed(s.interpreter), "")
+
+	p("\nLED on: ours when its retained ID/state says so, the lesson's when its device prints `LED on`; ")
+	p("the command: when the observer (a Go paho client on the same broker) receives it. ")
+	p("Messages per hour: from the arrivals in the window, (n-1) over the time from the first to the last. ")
+	p("CPU: utime+stime of /proc/PID/stat over the window, in 10 ms ticks. MB: 10^6 bytes; installed sizes: dpkg's Installed-Size.\n\n")
+	p("Targets (ours, issue 7):\n\n")
+	for _, t := range r.targets() {
+		p("- %s\n", t)
+	}
+	p("\n")
+	return b.String()
+}
+
+// targets says, for each target of issue 7, whether ours meets it.
+func (r *report) targets() []string {
+	ours, les := r.results[0], r.results[1]
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	p99 := percentile(ours.led, 0.99)
+	tel := math.Round(ours.telemetry.perHour)
+	return []string{
+		fmt.Sprintf("darkness-to-LED p99 under 300 ms: %s (%s over %d transitions, %d missed; the lesson: %s)",
+			verdict(ours.missed == 0 && len(ours.led) > 0 && p99 < targetP99), ms(p99), len(ours.led), ours.missed, ms(percentile(les.led, 0.99))),
+		fmt.Sprintf("telemetry at steady light no more than 720 per hour: %s (%.0f; the lesson: %.0f)",
+			verdict(tel <= targetPerHour), tel, les.telemetry.perHour),
+		fmt.Sprintf("device resident memory under 15 MB: %s (peak %.1f MB; the lesson: %.1f MB)",
+			verdict(float64(ours.device.hwmKB)*1024 < targetRSSBytes), mb(ours.device.hwmKB), mb(les.device.hwmKB)),
+		fmt.Sprintf("device CPU under 1 s per hour at steady light: %s (%.2f s; the lesson: %.2f s)",
+			verdict(ours.device.cpuPerHour < targetCPUPerHour), ours.device.cpuPerHour, les.device.cpuPerHour),
+	}
+}
+
+// percentile is the nearest-rank percentile: the smallest sample with at
+// least q of the samples at or below it. 0 for no samples.
+func percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func transitions(r *result) string { return fmt.Sprintf("%d (%d)", len(r.led), r.missed) }
+
+func perHour(s stream) string { return fmt.Sprintf("%.0f (n=%d)", s.perHour, s.n) }
+
+func memory(p procFigures) string {
+	return fmt.Sprintf("%.1f MB (%.1f)", mb(p.rssKB), mb(p.hwmKB))
+}
+
+func cpu(p procFigures) string { return fmt.Sprintf("%.2f s", p.cpuPerHour) }
+
+// mb is /proc's and dpkg's kB (KiB) in MB of 10^6 bytes, the unit of the targets.
+func mb(kib int64) float64 { return float64(kib) * 1024 / 1e6 }
+
+func kb(bytes int64) string { return fmt.Sprintf("%.1f kB", float64(bytes)/1e3) }
+
+// installed is the sum of the packages' sizes and their names.
+func installed(pkgs []pkg) string {
+	var sum int64
+	var names []string
+	for _, p := range pkgs {
+		if p.kib < 0 {
+			names = append(names, p.name+" not installed")
+			continue
+		}
+		sum += p.kib
+		names = append(names, fmt.Sprintf("%s %.1f", p.name, mb(p.kib)))
+	}
+	return fmt.Sprintf("%.1f MB (%s)", mb(sum), strings.Join(names, ", "))
+}

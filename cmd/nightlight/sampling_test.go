@@ -52,6 +52,30 @@ func TestSampling(t *testing.T) {
 		waitState(t, st, 10*time.Second, "led_on true", ledIs(true, wire.SourceCommand))
 	})
 
+	t.Run("a heartbeat does not hold darkness back", func(t *testing.T) {
+		const id = "afterbeat"
+		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
+		s, light := testSettings(t, b.URL(), id, 2*time.Second)
+		s.SampleEvery = 20 * time.Millisecond
+		s.PublishGap = 1500 * time.Millisecond
+		startDevice(t, s)
+		<-tel // the first reading
+		<-tel // a heartbeat, 2 s later
+		beat := time.Now()
+		setLight(t, light, 100)
+		select {
+		case m := <-tel:
+			r, _ := wire.ParseTelemetry(m.Payload())
+			// The publish gap limits changes following changes, not a
+			// change following a heartbeat.
+			if took := time.Since(beat); r.Light != 100 || took >= s.PublishGap {
+				t.Errorf("after a heartbeat, darkness published after %s (%s), want before publish_gap %s", took, m.Payload(), s.PublishGap)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("darkness not published")
+		}
+	})
+
 	t.Run("flicker is rate limited", func(t *testing.T) {
 		const id = "flicker"
 		tel := mqtttest.Messages(t, watcher, id+"/telemetry")

@@ -146,10 +146,11 @@ type Device struct {
 	offlineFrom atomic.Int64  // unix nanos when the link went down; 0 while up
 
 	// Owned by the main loop.
-	published bool      // a reading was published since start
-	lastPub   int       // its level
-	lastPubAt time.Time // and when it was taken
-	light     *int
+	published   bool      // a reading was published since start
+	lastPub     int       // its level
+	lastPubAt   time.Time // and when it was taken
+	lastEventAt time.Time // when the last reading published for a change (not a heartbeat) was taken
+	light       *int
 	// A failing sensor is retried at sensorRetry, sensorBackoff after the
 	// last failure.
 	sensorRetry   time.Time
@@ -435,10 +436,14 @@ func (d *Device) sample(now time.Time) {
 	}
 	d.light = &v
 	d.fallback(v, now)
-	if !d.due(v, now) {
+	due, event := d.due(v, now)
+	if !due {
 		return
 	}
 	d.published, d.lastPub, d.lastPubAt = true, v, now
+	if event {
+		d.lastEventAt = now
+	}
 	seq := d.ob.NextSeq()
 	d.buf = wire.Telemetry{Light: v, Seq: seq, TS: now}.AppendJSON(d.buf[:0])
 	if err := d.ob.Append(seq, d.buf); err != nil {
@@ -467,28 +472,24 @@ func (d *Device) samplePeriod() time.Duration {
 	return d.cfg.Interval
 }
 
-// due decides whether a sample becomes a published reading: the first one;
-// a heartbeat once Interval has passed; at once, but no sooner than
-// PublishGap after the last, when the level moved by Deadband or crossed the
-// threshold the server decides by. The rest are not stored or sent: they
-// told nothing new.
-func (d *Device) due(v int, now time.Time) bool {
+// due decides whether a sample becomes a published reading, and whether it
+// is an event: the first one; a heartbeat once Interval has passed; an event
+// at once when the level moved by Deadband or crossed the threshold the
+// server decides by, but no sooner than PublishGap after the previous event.
+// Heartbeats do not hold events back: darkness right after a heartbeat must
+// not wait. The rest are not stored or sent: they told nothing new.
+func (d *Device) due(v int, now time.Time) (due, event bool) {
 	if !d.published {
-		return true
+		return true, false
 	}
-	since := now.Sub(d.lastPubAt)
+	changed := d.cfg.Deadband > 0 && abs(v-d.lastPub) >= d.cfg.Deadband ||
+		(v < d.cfg.Threshold) != (d.lastPub < d.cfg.Threshold)
+	if changed && now.Sub(d.lastEventAt) >= d.cfg.PublishGap {
+		return true, true
+	}
 	// Half a sample period of slack: ticks are not exact, and a heartbeat
 	// must not slip by a whole period because one came a microsecond early.
-	if since >= d.cfg.Interval-d.samplePeriod()/2 {
-		return true
-	}
-	if since < d.cfg.PublishGap {
-		return false
-	}
-	if d.cfg.Deadband > 0 && abs(v-d.lastPub) >= d.cfg.Deadband {
-		return true
-	}
-	return (v < d.cfg.Threshold) != (d.lastPub < d.cfg.Threshold)
+	return now.Sub(d.lastPubAt) >= d.cfg.Interval-d.samplePeriod()/2, false
 }
 
 func abs(n int) int {

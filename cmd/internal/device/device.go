@@ -568,6 +568,9 @@ func (d *Device) sender(ctx context.Context, l *link.Link) {
 		if err == nil {
 			err = d.drain(ctx, l)
 		}
+		if ctx.Err() != nil {
+			return // stopping: not a failure; Run flushes once more itself
+		}
 		if err != nil && !errors.Is(err, link.ErrNotConnected) {
 			d.log.Warn("publish failed; retrying", "err", err)
 			retry.Reset(time.Second)

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,7 +87,7 @@ func TestServerOverTLS(t *testing.T) {
 	cmd := exec.Command(bin, "--config", empty, "--broker", b.URL(), "--id", id, "--ca-file", ca.File,
 		"--cert-file", client.CertFile, "--key-file", client.KeyFile, "--tls-server-name", "localhost")
 	cmd.Env = append(os.Environ(), "CREDENTIALS_DIRECTORY="+creds, "NIGHTLIGHT_SERVER_USERNAME=control", "JOURNAL_STREAM=")
-	out := new(syncBuffer)
+	out := new(mqtttest.Log)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -123,21 +122,4 @@ wait:
 	if strings.Contains(out.String(), "level=WARN") {
 		t.Errorf("warnings for a TLS connection with a client certificate and a password:\n%s", out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -25,12 +25,12 @@ func TestPartition(t *testing.T) {
 		s, _ := testSettings(t, proxy.URL(), id, 50*time.Millisecond)
 		s.KeepAlive = time.Second
 		logs := startDevice(t, s)
-		logs.waitFor(t, 10*time.Second, "msg=connected")
+		logs.WaitFor(t, 10*time.Second, "msg=connected")
 		time.Sleep(300 * time.Millisecond)
 
 		proxy.Freeze()
 		frozen := time.Now()
-		logs.waitFor(t, 15*time.Second, "connection lost")
+		logs.WaitFor(t, 15*time.Second, "connection lost")
 		noticed := time.Since(frozen)
 		// The bound is 2 x keepalive; the margin covers a loaded machine.
 		if bound := 2*s.KeepAlive + 2*time.Second; noticed > bound {
@@ -62,16 +62,16 @@ func TestFallback(t *testing.T) {
 
 	proxy.Down()
 	lost := time.Now()
-	logs.waitFor(t, 10*time.Second, "connection lost")
+	logs.WaitFor(t, 10*time.Second, "connection lost")
 	setLight(t, light, 100) // dusk, with nobody to ask
-	line := logs.waitFor(t, 10*time.Second, "msg=LED", "led_on=true", "source=fallback")
+	line := logs.WaitFor(t, 10*time.Second, "msg=LED", "led_on=true", "source=fallback")
 	if took := time.Since(lost); took < s.FallbackAfter {
 		t.Errorf("fallback after %s, before fallback_after %s: %s", took, s.FallbackAfter, line)
 	}
 	setLight(t, light, 900) // dawn
-	logs.waitFor(t, 10*time.Second, "msg=LED", "led_on=false", "source=fallback")
+	logs.WaitFor(t, 10*time.Second, "msg=LED", "led_on=false", "source=fallback")
 	setLight(t, light, 100)
-	logs.waitFor(t, 10*time.Second, "msg=LED", "led_on=true", "source=fallback")
+	logs.WaitFor(t, 10*time.Second, "msg=LED", "led_on=true", "source=fallback")
 
 	proxy.Up()
 	// Back online: the retained state says fallback until the server's
@@ -107,7 +107,7 @@ func TestDiskFull(t *testing.T) {
 	setLight(t, light, 500)
 	d := startDaemon(t, "--hardware", "sim", "--sim-light", light, "--id", id, "--broker", b.URL(),
 		"--state-dir", state, "--interval", "50ms")
-	d.out.waitFor(t, 10*time.Second, "msg=connected")
+	d.out.WaitFor(t, 10*time.Second, "msg=connected")
 	time.Sleep(200 * time.Millisecond)
 
 	// Fill the disk.
@@ -125,7 +125,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	filler.Close()
-	d.out.waitFor(t, 10*time.Second, "reading not stored")
+	d.out.WaitFor(t, 10*time.Second, "reading not stored")
 	time.Sleep(time.Second) // ~20 samples that cannot be stored
 
 	// The light still obeys.
@@ -139,7 +139,7 @@ func TestDiskFull(t *testing.T) {
 	// Space returns.
 	before := len(server.received())
 	os.Remove(filepath.Join(state, "filler"))
-	line := d.out.waitFor(t, 10*time.Second, "outbox stores readings again")
+	line := d.out.WaitFor(t, 10*time.Second, "outbox stores readings again")
 	if !strings.Contains(line, "lost=") || strings.Contains(line, "lost=0 ") {
 		t.Errorf("the recovery line does not count the lost readings: %s", line)
 	}

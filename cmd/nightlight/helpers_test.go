@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,50 +19,6 @@ import (
 	"nightlight/mqtt/mqtttest"
 	"nightlight/mqtt/wire"
 )
-
-// logBuffer collects log lines for assertions; safe for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor waits until the log holds every one of want, on one line.
-func (b *logBuffer) waitFor(t *testing.T, timeout time.Duration, want ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		for _, line := range strings.Split(b.String(), "\n") {
-			if containsAll(line, want) {
-				return line
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q within %s; log:\n%s", want, timeout, b.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func containsAll(s string, want []string) bool {
-	for _, w := range want {
-		if !strings.Contains(s, w) {
-			return false
-		}
-	}
-	return true
-}
 
 // testSettings are the daemon's defaults with simulated hardware reading
 // the light from a file, a private state dir and a short interval.
@@ -99,9 +53,9 @@ func setLightText(t *testing.T, file, text string) {
 
 // startDevice runs the daemon in-process until the test ends; its log goes
 // to the returned buffer.
-func startDevice(t *testing.T, s *settings) *logBuffer {
+func startDevice(t *testing.T, s *settings) *mqtttest.Log {
 	t.Helper()
-	logs := new(logBuffer)
+	logs := new(mqtttest.Log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -123,9 +77,9 @@ func startDevice(t *testing.T, s *settings) *logBuffer {
 }
 
 // startServer runs the control server in-process until the test ends.
-func startServer(t *testing.T, brokerURL, id string) *logBuffer {
+func startServer(t *testing.T, brokerURL, id string) *mqtttest.Log {
 	t.Helper()
-	logs := new(logBuffer)
+	logs := new(mqtttest.Log)
 	srv, err := control.New(control.Config{
 		Broker:    brokerURL,
 		ClientID:  "server-" + id,
@@ -152,7 +106,7 @@ func startServer(t *testing.T, brokerURL, id string) *logBuffer {
 	})
 	// Subscribed before anything else starts: a device's first reading
 	// must not pass by unseen.
-	logs.waitFor(t, 10*time.Second, "msg=connected")
+	logs.WaitFor(t, 10*time.Second, "msg=connected")
 	return logs
 }
 

@@ -73,7 +73,7 @@ func TestHostileCommands(t *testing.T) {
 		for _, c := range cases {
 			mqtttest.Publish(t, attacker, c.topic, []byte(c.payload), false)
 			if c.reason != "" {
-				line := logs.waitFor(t, 5*time.Second, "command", c.reason)
+				line := logs.WaitFor(t, 5*time.Second, "command", c.reason)
 				if !strings.Contains(line, "level=WARN") {
 					t.Errorf("%s: logged as %q, want a warning", c.name, line)
 				}
@@ -120,7 +120,7 @@ func TestRetainedCommands(t *testing.T) {
 			st := states(t, watcher, c.id)
 			s, _ := testSettings(t, b.URL(), c.id, time.Second)
 			logs := startDevice(t, s)
-			logs.waitFor(t, 10*time.Second, "command ignored", c.reason)
+			logs.WaitFor(t, 10*time.Second, "command ignored", c.reason)
 			waitState(t, st, 5*time.Second, "the startup state", ledIs(false, wire.SourceStartup))
 			time.Sleep(200 * time.Millisecond)
 			if strings.Contains(logs.String(), "led_on=true source") {

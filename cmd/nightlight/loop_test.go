@@ -100,10 +100,10 @@ func TestReconnect(t *testing.T) {
 		s, light := testSettings(t, b.URL(), id, 200*time.Millisecond)
 		devLog := startDevice(t, s)
 		startServer(t, b.URL(), id)
-		devLog.waitFor(t, 10*time.Second, "connected", b.URL())
+		devLog.WaitFor(t, 10*time.Second, "connected", b.URL())
 
 		b.Stop()
-		devLog.waitFor(t, 10*time.Second, "connection lost")
+		devLog.WaitFor(t, 10*time.Second, "connection lost")
 		time.Sleep(500 * time.Millisecond) // readings taken while the broker is away
 		b.Start()
 
@@ -152,7 +152,7 @@ func TestBadCommands(t *testing.T) {
 		}
 		for _, c := range bad {
 			mqtttest.Publish(t, sender, id+"/commands", []byte(c.payload), false)
-			logs.waitFor(t, 5*time.Second, "command refused", c.reason)
+			logs.WaitFor(t, 5*time.Second, "command refused", c.reason)
 		}
 		mqtttest.Publish(t, sender, id+"/commands", []byte(`{"led_on": true}`), false)
 		waitState(t, st, 5*time.Second, "led_on true after the junk", ledIs(true, wire.SourceCommand))
@@ -190,7 +190,7 @@ func TestSensorFailure(t *testing.T) {
 
 	setLight(t, light, 640)
 	waitState(t, st, 5*time.Second, "the error cleared", func(s wire.State) bool { return s.Error == "" })
-	logs.waitFor(t, 5*time.Second, "sensor read works again")
+	logs.WaitFor(t, 5*time.Second, "sensor read works again")
 	select {
 	case m := <-tel:
 		r, err := wire.ParseTelemetry(m.Payload())

@@ -93,7 +93,7 @@ func TestSystemdNotify(t *testing.T) {
 
 	cmd := exec.Command(binary(t), "run", "--config", conf, "--state-dir", filepath.Join(dir, "state"))
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=200000")
-	out := new(logBuffer) // written by exec's copier while we read it
+	out := new(mqtttest.Log) // written by exec's copier while we read it
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestReloadKeepsTheLight(t *testing.T) {
 	}
 	write("100ms")
 	cmd := exec.Command(binary(t), "run", "--config", conf)
-	out := new(logBuffer)
+	out := new(mqtttest.Log)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestReloadKeepsTheLight(t *testing.T) {
 
 	write("150ms")
 	cmd.Process.Signal(syscall.SIGHUP)
-	out.waitFor(t, 10*time.Second, "msg=starting", "interval=150ms")
+	out.WaitFor(t, 10*time.Second, "msg=starting", "interval=150ms")
 	time.Sleep(500 * time.Millisecond)
 	after := appended(out.String())
 	if len(after) <= len(before) || after[len(before)] != before[len(before)-1]+1 {

@@ -95,12 +95,12 @@ func checkDelivery(t *testing.T, stored, got []uint64) {
 
 type daemon struct {
 	cmd *exec.Cmd
-	out *logBuffer
+	out *mqtttest.Log
 }
 
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(binary(t), append([]string{"run", "--config", emptyConfig(t)}, args...)...), out: new(logBuffer)}
+	d := &daemon{cmd: exec.Command(binary(t), append([]string{"run", "--config", emptyConfig(t)}, args...)...), out: new(mqtttest.Log)}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -165,10 +165,10 @@ func TestOutage(t *testing.T) {
 		t.Run("broker away", func(t *testing.T) {
 			server := consume(t, mqtttest.Client(t, b.URL(), "consumer-1"), id)
 			d := startDaemon(t, args...)
-			d.out.waitFor(t, 10*time.Second, "msg=connected")
+			d.out.WaitFor(t, 10*time.Second, "msg=connected")
 			time.Sleep(500 * time.Millisecond)
 			proxy.Down()
-			d.out.waitFor(t, 10*time.Second, "connection lost")
+			d.out.WaitFor(t, 10*time.Second, "connection lost")
 			time.Sleep(2 * time.Second) // ~40 readings into the outbox
 			proxy.Up()
 			waitDelivered(t, server, func() []uint64 { return appended(d.out.String()) })
@@ -179,13 +179,13 @@ func TestOutage(t *testing.T) {
 		t.Run("device killed while away", func(t *testing.T) {
 			server := consume(t, mqtttest.Client(t, b.URL(), "consumer-2"), id)
 			first := startDaemon(t, args...)
-			first.out.waitFor(t, 10*time.Second, "msg=connected")
+			first.out.WaitFor(t, 10*time.Second, "msg=connected")
 			proxy.Down()
-			first.out.waitFor(t, 10*time.Second, "connection lost")
+			first.out.WaitFor(t, 10*time.Second, "connection lost")
 			time.Sleep(1500 * time.Millisecond)
 			first.stop(t, syscall.SIGKILL)
 			second := startDaemon(t, args...)
-			second.out.waitFor(t, 10*time.Second, "msg=reading")
+			second.out.WaitFor(t, 10*time.Second, "msg=reading")
 			time.Sleep(1500 * time.Millisecond)
 			proxy.Up()
 			stored := func() []uint64 { return append(appended(first.out.String()), appended(second.out.String())...) }

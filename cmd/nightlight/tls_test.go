@@ -120,7 +120,7 @@ func TestDeviceOverTLS(t *testing.T) {
 				"--broker", b.URL(), "--state-dir", t.TempDir(), "--interval", "100ms"}, tt.args...)
 			cmd := exec.Command(binary(t), args...)
 			cmd.Env = append(os.Environ(), tt.env...)
-			out := new(logBuffer)
+			out := new(mqtttest.Log)
 			cmd.Stdout, cmd.Stderr = out, out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -128,7 +128,7 @@ func TestDeviceOverTLS(t *testing.T) {
 			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
 			if tt.want != "" {
-				out.waitFor(t, 15*time.Second, "cannot connect to the broker", tt.want)
+				out.WaitFor(t, 15*time.Second, "cannot connect to the broker", tt.want)
 			} else {
 				select {
 				case m := <-telemetry:

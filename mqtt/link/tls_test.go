@@ -1,7 +1,6 @@
 package link
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -78,29 +76,11 @@ func TestExplain(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // tryConnect starts a link with opts and waits until it connects (want ==
 // "") or its LastError says want. It returns the link's log.
 func tryConnect(t *testing.T, opts Options, want string) string {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(mqtttest.Log)
 	opts.ClientID = "tls-" + strings.ReplaceAll(t.Name(), "/", "-")
 	opts.Timeout = 3 * time.Second
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -223,7 +203,7 @@ func TestTLSAgainstMosquitto(t *testing.T) {
 // not once per attempt.
 func TestExplainedOnce(t *testing.T) {
 	addr := mqtttest.FreeAddr(t) // nobody listens
-	logs := new(syncBuffer)
+	logs := new(mqtttest.Log)
 	l, err := New(Options{Broker: "tcp://" + addr, ClientID: "once", Timeout: time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {

@@ -1,12 +1,10 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +14,9 @@ import (
 	"nightlight/mqtt/wire"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startServer(t *testing.T, url, device string) *syncBuffer {
+func startServer(t *testing.T, url, device string) *mqtttest.Log {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(mqtttest.Log)
 	srv, err := New(Config{Broker: url, ClientID: "server-under-test", Device: device, Threshold: 300,
 		MaxAge: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -50,13 +31,7 @@ func startServer(t *testing.T, url, device string) *syncBuffer {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "msg=connected") {
-		if time.Now().After(deadline) {
-			t.Fatal("server did not connect")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	logs.WaitFor(t, 10*time.Second, "msg=connected")
 	time.Sleep(100 * time.Millisecond) // connected is logged once subscribed; let the broker settle
 	return logs
 }

@@ -3,6 +3,7 @@ package ads1115
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -50,12 +51,20 @@ type Reading struct {
 }
 
 // Dev is a light sensor on an ADS1115 channel.
+//
+// Its methods are safe for concurrent use.
 type Dev struct {
+	bus     i2c.Bus
 	addr    uint16
 	channel int
 	supply  physic.ElectricPotential
+	pga     uint16                   // PGA field of the config register, as ads1x15 chose it
+	fsr     physic.ElectricPotential // the full-scale range it selects
 	adc     *ads1x15.Dev
 	pin     ads1x15.PinADC
+
+	mu       sync.Mutex // held across each Read, Watch and Halt: they take several transactions
+	watching bool       // Watch left the chip converting continuously
 }
 
 // New checks that an ADS1115 answers on bus and prepares single-shot reads of
@@ -98,21 +107,34 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ads1115: channel A%d: %w", o.Channel, err)
 	}
-	return &Dev{addr: o.Addr, channel: o.Channel, supply: supply, adc: adc, pin: pin}, nil
+	pga, fsr := gainFor(supply)
+	return &Dev{
+		bus: bus, addr: o.Addr, channel: o.Channel, supply: supply,
+		pga: pga, fsr: fsr, adc: adc, pin: pin,
+	}, nil
 }
 
-// Read converts the channel once.
+// Read converts the channel once. After Watch, it also stops the continuous
+// conversions and releases ALERT/RDY (see Watch).
 func (d *Dev) Read() (Reading, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	s, err := d.pin.Read()
 	if err != nil {
 		return Reading{}, fmt.Errorf("ads1115: read A%d: %w", d.channel, err)
 	}
-	level := (int64(s.V)*1000 + int64(d.supply)/2) / int64(d.supply)
+	d.watching = false
 	return Reading{
-		Level:      int(min(max(level, 0), 1000)),
+		Level:      d.level(s.V),
 		Millivolts: int(roundDiv(int64(s.V), int64(physic.MilliVolt))),
 		Raw:        int(s.Raw),
 	}, nil
+}
+
+// level scales an input voltage to 0..1000 of the supply, rounding half up.
+func (d *Dev) level(v physic.ElectricPotential) int {
+	level := (int64(v)*1000 + int64(d.supply)/2) / int64(d.supply)
+	return int(min(max(level, 0), 1000))
 }
 
 // Level converts the channel once and returns its level, 0..1000.
@@ -133,8 +155,20 @@ func (d *Dev) String() string {
 }
 
 // Halt implements conn.Resource. Single-shot conversions leave the chip
-// powered down; there is nothing to stop.
-func (d *Dev) Halt() error { return nil }
+// powered down, so there is nothing to stop unless Watch left it converting:
+// then Halt powers it down and releases ALERT/RDY.
+func (d *Dev) Halt() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.watching {
+		return nil
+	}
+	if err := d.writeReg(regConfig, d.config(cfgModeSingle|cfgDR128|cfgCompOff)); err != nil {
+		return fmt.Errorf("ads1115: halt A%d: power down: %w", d.channel, err)
+	}
+	d.watching = false
+	return nil
+}
 
 // roundDiv divides rounding half away from zero.
 func roundDiv(a, b int64) int64 {

@@ -22,6 +22,27 @@
 // the previous conversion; for a light level read a few times per second that
 // is harmless.
 //
+// # Sleeping at steady light: Watch
+//
+// Instead of being read every so often, the chip can watch the light itself.
+// Watch(lo, hi) sets its window comparator and starts continuous conversions
+// (128 samples/s); once two conversions in a row read below lo or above hi
+// (in levels, exactly as Read would report them), the chip pulls its
+// ALERT/RDY pin low and keeps it low. The daemon sleeps on a falling edge of
+// that pin, then reads: the Read both tells the new level and stops the
+// conversions, which releases the pin. It then calls Watch again around the
+// new level.
+//
+// ALERT/RDY is an open-drain output: wire it to a free GPIO of the Pi, with a
+// pull-up. The board enables the Pi's internal pull-up on that GPIO (In with
+// gpio.PullUp) and waits for gpio.FallingEdge; an external 10 kΩ to 3.3 V
+// works too. Never pull it up to 5 V: the Pi's GPIOs take 3.3 V at most.
+//
+// Halt stops conversions that Watch started and releases the pin.
+//
+// Package ads1115sim emulates the chip and its ALERT/RDY pin, so that this
+// driver runs unchanged in simulations and tests.
+//
 // # Datasheet
 //
 // https://www.ti.com/product/ADS1115

@@ -826,6 +826,14 @@ func (o *Outbox) syncLoop() {
 			return
 		case <-t.C:
 		}
+		// The flush covers every change made before it, also those that
+		// kicked again meanwhile (a reading's ack a moment after its
+		// append): without this, they would cost a second, empty flush
+		// and a wake-up a second later.
+		select {
+		case <-o.kick:
+		default:
+		}
 		o.syncMu.Lock()
 		err := o.flush()
 		o.syncMu.Unlock()

@@ -1,6 +1,7 @@
 package ads1115
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -10,8 +11,9 @@ import (
 // Registers and config register fields, from the ADS1115 datasheet (TI
 // SBAS444, "Register Map").
 const (
-	regLoThresh = 0x02
-	regHiThresh = 0x03
+	regConversion = 0x00
+	regLoThresh   = 0x02
+	regHiThresh   = 0x03
 
 	cfgMuxAIN0    = 0b100 << 12 // MUX 100: AIN0 against GND; AINx is 100+x
 	cfgModeSingle = 1 << 8      // MODE 1: single-shot, powered down between conversions
@@ -133,4 +135,32 @@ func (d *Dev) config(bits uint16) uint16 {
 // writeReg writes a 16-bit register: the pointer byte, then big-endian.
 func (d *Dev) writeReg(reg byte, v uint16) error {
 	return d.bus.Tx(d.addr, []byte{reg, byte(v >> 8), byte(v)}, nil)
+}
+
+// ErrNotWatching is Latest's answer when Watch is not in force.
+var ErrNotWatching = errors.New("ads1115: not watching: the chip is not converting continuously")
+
+// Latest returns the last conversion the chip made while watching, without
+// stopping it or waiting: one read of the Conversion register, where Read
+// starts a conversion and sleeps for it. Reading the register also lets a
+// latched ALERT/RDY go; the chip asserts it again two conversions later if
+// the input is still beyond the window. Errors with ErrNotWatching when
+// Watch is not in force (never called, or stopped by Read or Halt).
+func (d *Dev) Latest() (Reading, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.watching {
+		return Reading{}, fmt.Errorf("ads1115: latest A%d: %w", d.channel, ErrNotWatching)
+	}
+	var r [2]byte
+	if err := d.bus.Tx(d.addr, []byte{regConversion}, r[:]); err != nil {
+		return Reading{}, fmt.Errorf("ads1115: latest A%d: read Conversion: %w", d.channel, err)
+	}
+	code := int(int16(uint16(r[0])<<8 | uint16(r[1])))
+	v := physic.ElectricPotential(code) * d.fsr / (1 << 15)
+	return Reading{
+		Level:      d.codeLevel(code),
+		Millivolts: int(roundDiv(int64(v), int64(physic.MilliVolt))),
+		Raw:        code,
+	}, nil
 }

@@ -196,3 +196,39 @@ func TestHaltBusError(t *testing.T) {
 	}
 	closeBus(t, &b.Playback)
 }
+
+// TestLatest: while watching, Latest reads the Conversion register once,
+// with no conversion started and no wait, and leaves the chip watching;
+// without Watch, or after Read, it refuses without touching the bus.
+func TestLatest(t *testing.T) {
+	var ops []i2ctest.IO
+	ops = append(ops, probe)
+	ops = append(ops, watchOps(0x48, 7907, 18493, 0x4295)...)
+	ops = append(ops, i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0x48, 0x3E}}) // 18494, level 701
+	ops = append(ops, i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0xFF, 0xF0}}) // -16: a hair below 0 V, level 0
+	ops = append(ops, conversion(0x48, 0xC383, 0x1E, 0xE2)...)                        // Read: 7906, level 299
+	b := &i2ctest.Playback{Ops: ops, DontPanic: true}
+	d, err := New(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Latest(); !errors.Is(err, ErrNotWatching) {
+		t.Fatalf("Latest before Watch = %v, want ErrNotWatching", err)
+	}
+	if err := d.Watch(300, 700); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.Latest(); err != nil || r.Level != 701 || r.Raw != 18494 || r.Millivolts != 2312 {
+		t.Fatalf("Latest = %+v, %v; want level 701, raw 18494, 2312 mV", r, err)
+	}
+	if r, err := d.Latest(); err != nil || r.Level != 0 || r.Raw != -16 {
+		t.Fatalf("Latest = %+v, %v; want level 0, raw -16", r, err)
+	}
+	if r, err := d.Read(); err != nil || r.Level != 299 {
+		t.Fatalf("Read = %+v, %v", r, err)
+	}
+	if _, err := d.Latest(); !errors.Is(err, ErrNotWatching) {
+		t.Fatalf("Latest after Read = %v, want ErrNotWatching", err)
+	}
+	closeBus(t, b)
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -14,6 +15,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 
 	"nightlight/hw/ads1115"
+	"nightlight/hw/ads1115/ads1115sim"
 	"nightlight/hw/grovehat"
 	"nightlight/hw/grovehat/grovehatsim"
 	"nightlight/hw/led"
@@ -34,11 +36,15 @@ type Board struct {
 	led    *led.Dev
 	bus    i2c.BusCloser // opened here, closed by Close
 	pin    gpio.PinIO    // looked up here, released by Close
+	watch  *watcher      // ALERT/RDY, when AlertPin is set
 
 	// Sim only.
-	simHat *grovehatsim.Hat
-	simPin *gpiotest.Pin
-	now    func() time.Time
+	simHat   *grovehatsim.Hat
+	simADS   *ads1115sim.Chip           // instead of simHat when AlertPin is set
+	simFile  atomic.Pointer[simReading] // simADS: the light file as last read
+	simInput *siminput                  // drives simADS's conversions
+	simPin   *gpiotest.Pin
+	now      func() time.Time
 }
 
 // Details is what `nightlight read --verbose` shows.
@@ -64,7 +70,7 @@ func (d Details) String() string {
 	line("ratio", d.Ratio)
 	line("millivolts", d.Millivolts)
 	line("raw", d.Raw)
-	if d.Kind == ADS1115 {
+	if d.ProductID == 0 { // an ADS1115, real or simulated
 		line("product id", "n/a")
 		line("firmware", "n/a")
 	} else {
@@ -107,6 +113,9 @@ func open(cfg Config, sys system, now func() time.Time) (*Board, error) {
 }
 
 func (b *Board) openSim() error {
+	if b.cfg.AlertPin != "" {
+		return b.openSimADS()
+	}
 	cfg := b.cfg
 	b.simHat = grovehatsim.New()
 	if cfg.Addr != 0 {
@@ -130,6 +139,74 @@ func (b *Board) openSim() error {
 	b.desc = fmt.Sprintf("simulated Grove Base Hat (product 0x%04x, firmware %d) at addr 0x%02x, LED on %s (simulated), light from %s",
 		hat.ProductID(), hat.Firmware(), hat.Addr(), cfg.LEDPin, src)
 	return nil
+}
+
+// openSimADS emulates an ADS1115 with the light sensor on its channel and
+// ALERT/RDY wired to AlertPin, and runs the real ads1115 driver on it.
+func (b *Board) openSimADS() (err error) {
+	cfg := b.cfg
+	// The light file is read when it changes, not at every conversion: on
+	// a Pi the chip converts without costing the daemon anything, and so
+	// should the simulation.
+	refresh := func() {
+		v, err := b.simLevel()
+		b.simFile.Store(&simReading{v, err})
+	}
+	if cfg.SimLight != "" {
+		refresh()
+	}
+	chip := ads1115sim.New(cfg.Addr, func(ch int) (int, error) {
+		if ch != cfg.Channel {
+			return 0, nil // nothing connected
+		}
+		r := simReading{}
+		if cfg.SimLight != "" {
+			r = *b.simFile.Load()
+		} else {
+			r.level, r.err = b.simLevel() // the curve: computed, no I/O
+		}
+		return (r.level*ads1115.DefaultSupplyMillivolts + 500) / 1000, r.err
+	})
+	ads, err := ads1115.New(chip, &ads1115.Opts{Addr: cfg.Addr, Channel: cfg.Channel})
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	b.simPin = &gpiotest.Pin{N: cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
+	l, err := led.New(b.simPin)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	if b.watch, err = startAlerts(chip.Alert()); err != nil {
+		return fmt.Errorf("sim: alert pin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			b.watch.close()
+		}
+	}()
+	src := "a " + cfg.SimPeriod.String() + " day/night curve"
+	if cfg.SimLight != "" {
+		src = "file " + cfg.SimLight
+		b.simInput, err = startFileWatch(cfg.SimLight, func() error {
+			refresh()
+			return chip.Convert()
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		b.simInput = startTicking(chip.Convert)
+	}
+	b.simADS, b.ads, b.led, b.bus, b.pin = chip, ads, l, chip, b.simPin
+	b.desc = fmt.Sprintf("simulated ADS1115 channel A%d at addr 0x%02x, ALERT/RDY on %s, LED on %s (simulated), light from %s",
+		cfg.Channel, ads.Addr(), cfg.AlertPin, cfg.LEDPin, src)
+	return nil
+}
+
+// simReading is the simulated sensor's level, or why there is none.
+type simReading struct {
+	level int
+	err   error
 }
 
 func (b *Board) openReal(sys system) (err error) {
@@ -178,6 +255,18 @@ func (b *Board) openReal(sys system) (err error) {
 	if err != nil {
 		return explain(failure{part: partLED, name: cfg.LEDPin, err: err})
 	}
+	if cfg.AlertPin != "" {
+		alert := sys.pinByName(cfg.AlertPin)
+		if alert == nil {
+			f := failure{part: partAlertPin, name: cfg.AlertPin}
+			f.dev, f.fact = sys.gpioFact()
+			return explain(f)
+		}
+		if b.watch, err = startAlerts(alert); err != nil {
+			return explain(failure{part: partAlert, name: cfg.AlertPin, err: err})
+		}
+		what += ", ALERT/RDY on " + cfg.AlertPin
+	}
 	b.led, b.bus, b.pin = l, bus, pin
 	b.desc = what + ", LED on " + cfg.LEDPin
 	return nil
@@ -197,7 +286,27 @@ func (b *Board) Light() (int, error) {
 }
 
 // light is Light with b.mu held.
+//
+// While the ADS1115 watches (Watch), a sample is one read of its latest
+// conversion: the chip converts 128 times a second on its own, and its
+// comparator wants two conversions in a row beyond the window before it
+// alerts, which filters glitches as the median does. It stays armed, and no
+// conversion is waited for.
 func (b *Board) light() (int, error) {
+	if r := b.simFile.Load(); r != nil && r.err != nil {
+		// A light file that cannot be read is a failing sensor, also for
+		// the emulated chip, which would go on showing its last conversion.
+		return 0, r.err
+	}
+	if b.watch != nil {
+		r, err := b.ads.Latest()
+		switch {
+		case err == nil:
+			return r.Level, nil
+		case !errors.Is(err, ads1115.ErrNotWatching):
+			return 0, fmt.Errorf("board: light: %w", err)
+		}
+	}
 	if b.simHat != nil {
 		level, err := b.simLevel()
 		if err != nil {
@@ -267,7 +376,7 @@ func (b *Board) Inspect() (Details, error) {
 		return Details{}, errors.New("board: inspect: board closed")
 	}
 	d := Details{Kind: b.cfg.Hardware, Bus: b.cfg.Bus, LEDPin: b.cfg.LEDPin}
-	if b.simHat != nil {
+	if b.simHat != nil || b.simADS != nil {
 		d.Bus = "sim"
 	}
 	var err error
@@ -318,6 +427,18 @@ func (b *Board) close(ledOff bool) error {
 	}
 	b.closed = true
 	var errs []error
+	if b.simInput != nil {
+		b.simInput.stop()
+	}
+	if b.watch != nil {
+		if err := b.watch.close(); err != nil {
+			errs = append(errs, fmt.Errorf("board: %w", err))
+		}
+		// Power the chip down and let ALERT/RDY go.
+		if err := b.ads.Halt(); err != nil {
+			errs = append(errs, fmt.Errorf("board: %w", err))
+		}
+	}
 	if ledOff {
 		if err := b.led.Set(false); err != nil {
 			errs = append(errs, fmt.Errorf("board: leave the LED off: %w", err))

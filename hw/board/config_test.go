@@ -27,6 +27,12 @@ func TestValidate(t *testing.T) {
 		{Config{Hardware: "ads1115", Addr: 0x04}, "addr 0x4: must be 0x48..0x4b for ads1115 (ADDR pin to GND, VDD, SDA, SCL), or 0 for 0x48"},
 		{Config{Addr: 0x80}, "addr 0x80: must be a 7-bit I2C address up to 0x7f, or 0 to probe 0x04 then 0x08"},
 		{Config{Hardware: "sim", SimPeriod: -time.Minute}, "sim-period -1m0s: must be positive (e.g. 10m)"},
+		{Config{Hardware: "ads1115", AlertPin: "GPIO6"}, ""},
+		{Config{Hardware: "sim", AlertPin: "GPIO6", Channel: 3}, ""},
+		{Config{Hardware: "sim", AlertPin: "GPIO6", Channel: 4}, "channel 4: must be 0..3 for ads1115 (AIN0..AIN3)"},
+		{Config{Hardware: "sim", AlertPin: "GPIO6", Addr: 0x04}, "addr 0x4: must be 0x48..0x4b for ads1115 (ADDR pin to GND, VDD, SDA, SCL), or 0 for 0x48"},
+		{Config{AlertPin: "GPIO6"}, "alert-pin GPIO6: the Grove Base Hat has no alert output, so it is read every sample-every; leave alert-pin empty, or use hardware ads1115 with ALERT/RDY wired to a GPIO"},
+		{Config{Hardware: "ads1115", AlertPin: "GPIO5"}, "alert-pin GPIO5: it is also led-pin; wire ALERT/RDY to a free GPIO such as GPIO6"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

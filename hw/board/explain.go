@@ -31,12 +31,14 @@ func (e *Error) Unwrap() error { return e.Err }
 type part int
 
 const (
-	partHost part = iota // host.Init
-	partBus              // opening the I2C bus
-	partHat              // finding the Grove Base Hat
-	partADS              // finding the ADS1115
-	partPin              // looking the LED pin up by name
-	partLED              // driving the LED pin
+	partHost     part = iota // host.Init
+	partBus                  // opening the I2C bus
+	partHat                  // finding the Grove Base Hat
+	partADS                  // finding the ADS1115
+	partPin                  // looking the LED pin up by name
+	partLED                  // driving the LED pin
+	partAlertPin             // looking the ADS1115's alert pin up by name
+	partAlert                // setting the alert pin up for edge detection
 )
 
 // fact is what the machine showed about the device file involved.
@@ -126,8 +128,8 @@ func explain(f failure) *Error {
 			e.Fix = "check the ADS1115's wiring and the addr and channel settings"
 		}
 
-	case partPin:
-		e.Device = "LED pin " + f.name
+	case partPin, partAlertPin:
+		e.Device = pinLabel(f.part) + " " + f.name
 		switch f.fact {
 		case factDenied:
 			e.Device += " (" + f.dev + ")"
@@ -136,26 +138,56 @@ func explain(f failure) *Error {
 		case factMissing:
 			e.Problem = "no such pin, and no GPIO character device (/dev/gpiochip*) on this machine"
 			e.Fix = "run on a Raspberry Pi, or use --hardware sim"
-		default:
+		case factNone:
 			e.Problem = "no such pin on this machine"
 			e.Fix = `set led-pin to a BCM GPIO name such as GPIO5 (the hat's D5 socket)`
+			if f.part == partAlertPin {
+				e.Fix = `set alert-pin to the BCM GPIO name ALERT/RDY is wired to, such as GPIO6, or leave it empty to read the sensor every sample-every`
+			}
 		}
 
-	case partLED:
-		e.Device = "LED pin " + f.name
+	case partLED, partAlert:
+		e.Device = pinLabel(f.part) + " " + f.name
 		switch {
 		case isBusy(f.err):
 			e.Problem = "taken by another program"
-			e.Fix = `stop that program ("gpioinfo" names the consumer of ` + f.name + `), or wire the LED to another pin and set led-pin`
+			e.Fix = `stop that program ("gpioinfo" names the consumer of ` + f.name + `), or wire ` + pinWired(f.part) + ` to another pin and set ` + pinSetting(f.part)
 		case isDenied(f.err):
 			e.Problem = "permission denied"
 			e.Fix = fixGPIOGroup
+		case f.part == partAlert:
+			e.Problem = "cannot watch it for edges (" + errText(f.err) + ")"
+			e.Fix = "check that the pin can detect edges (a header GPIO of the Pi), or leave alert-pin empty to read the sensor every sample-every"
 		default:
 			e.Problem = errText(f.err)
 			e.Fix = "check the pin name and that no other program drives it"
 		}
 	}
 	return e
+}
+
+// pinLabel names the pin a part is about.
+func pinLabel(p part) string {
+	if p == partAlertPin || p == partAlert {
+		return "alert pin"
+	}
+	return "LED pin"
+}
+
+// pinWired names what is wired to the pin a part is about.
+func pinWired(p part) string {
+	if p == partAlertPin || p == partAlert {
+		return "ALERT/RDY"
+	}
+	return "the LED"
+}
+
+// pinSetting names the setting of the pin a part is about.
+func pinSetting(p part) string {
+	if p == partAlertPin || p == partAlert {
+		return "alert-pin"
+	}
+	return "led-pin"
 }
 
 // hatAddrs words the addresses tried for the hat.

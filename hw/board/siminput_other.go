@@ -1,0 +1,8 @@
+//go:build !linux
+
+package board
+
+// startFileWatch converts every simConvertEvery: this system has no inotify.
+func startFileWatch(path string, convert func() error) (*siminput, error) {
+	return startTicking(convert), nil
+}

@@ -1,3 +1,9 @@
+// The runtime would otherwise re-read the cgroup's CPU limit every second to
+// adjust GOMAXPROCS: a wake-up a second for a server that is idle between
+// readings. The limit is read once, at start.
+
+//go:debug updatemaxprocs=0
+
 // Command nightlight-server is the night light's control side: it follows
 // the telemetry of one device (--id ID) or every device (--id +), decides
 // led_on = light < threshold for each fresh reading, and sends the command.

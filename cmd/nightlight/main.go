@@ -1,3 +1,9 @@
+// The runtime would otherwise re-read the cgroup's CPU limit every second to
+// adjust GOMAXPROCS: a wake-up a second, most of the CPU this daemon spends at
+// steady light when its sensor wakes it. The limit is read once, at start.
+
+//go:debug updatemaxprocs=0
+
 // Command nightlight is the night light's device daemon: it reads the light
 // sensor, publishes telemetry over MQTT, obeys commands by switching the LED,
 // and keeps every reading in an on-disk outbox while the broker is away.

@@ -4,21 +4,42 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"nightlight/mqtt/mqtttest"
 	"nightlight/mqtt/wire"
 )
 
 // TestSampling: the sensor is read often, but only news is published: the
 // first reading, a heartbeat every interval, a move by deadband or across
-// the threshold at once, and never more than one per publish_gap.
+// the threshold at once, and never more than one per publish_gap. The same
+// holds for a sensor that wakes the daemon (an ADS1115 with ALERT/RDY on a
+// GPIO, emulated) as for one read every sample_every (the Grove Base Hat).
 func TestSampling(t *testing.T) {
 	b := mqtttest.Embedded(t)
 	watcher := mqtttest.Client(t, b.URL(), "watcher")
+	for _, mode := range []struct{ name, alertPin string }{{"polled", ""}, {"on alert", "GPIO6"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			testSampling(t, b, watcher, mode.alertPin)
+		})
+	}
+}
+
+func testSampling(t *testing.T, b mqtttest.Broker, watcher paho.Client, alertPin string) {
+	suffix := ""
+	if alertPin != "" {
+		suffix = "-alert"
+	}
+	settingsFor := func(t *testing.T, url, id string, interval time.Duration) (*settings, string) {
+		s, light := testSettings(t, url, id+suffix, interval)
+		s.AlertPin = alertPin
+		return s, light
+	}
 
 	t.Run("steady light: heartbeats only", func(t *testing.T) {
 		const id = "steady"
-		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
-		s, _ := testSettings(t, b.URL(), id, time.Second)
+		tel := mqtttest.Messages(t, watcher, id+suffix+"/telemetry")
+		s, _ := settingsFor(t, b.URL(), id, time.Second)
 		s.SampleEvery = 20 * time.Millisecond
 		startDevice(t, s)
 		time.Sleep(3500 * time.Millisecond) // 175 samples
@@ -31,10 +52,10 @@ func TestSampling(t *testing.T) {
 
 	t.Run("darkness at once", func(t *testing.T) {
 		const id = "dusk"
-		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
-		st := states(t, watcher, id)
-		startServer(t, b.URL(), id)
-		s, light := testSettings(t, b.URL(), id, time.Minute) // no heartbeat in sight
+		tel := mqtttest.Messages(t, watcher, id+suffix+"/telemetry")
+		st := states(t, watcher, id+suffix)
+		startServer(t, b.URL(), id+suffix)
+		s, light := settingsFor(t, b.URL(), id, time.Minute) // no heartbeat in sight
 		s.SampleEvery = 20 * time.Millisecond
 		setLight(t, light, 800)
 		startDevice(t, s)
@@ -54,8 +75,8 @@ func TestSampling(t *testing.T) {
 
 	t.Run("a heartbeat does not hold darkness back", func(t *testing.T) {
 		const id = "afterbeat"
-		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
-		s, light := testSettings(t, b.URL(), id, 2*time.Second)
+		tel := mqtttest.Messages(t, watcher, id+suffix+"/telemetry")
+		s, light := settingsFor(t, b.URL(), id, 2*time.Second)
 		s.SampleEvery = 20 * time.Millisecond
 		s.PublishGap = 1500 * time.Millisecond
 		startDevice(t, s)
@@ -78,8 +99,8 @@ func TestSampling(t *testing.T) {
 
 	t.Run("flicker is rate limited", func(t *testing.T) {
 		const id = "flicker"
-		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
-		s, light := testSettings(t, b.URL(), id, time.Minute)
+		tel := mqtttest.Messages(t, watcher, id+suffix+"/telemetry")
+		s, light := settingsFor(t, b.URL(), id, time.Minute)
 		s.SampleEvery = 10 * time.Millisecond
 		s.PublishGap = 200 * time.Millisecond
 		startDevice(t, s)
@@ -99,8 +120,8 @@ func TestSampling(t *testing.T) {
 
 	t.Run("the lesson's way", func(t *testing.T) {
 		const id = "lesson"
-		tel := mqtttest.Messages(t, watcher, id+"/telemetry")
-		s, light := testSettings(t, b.URL(), id, 500*time.Millisecond)
+		tel := mqtttest.Messages(t, watcher, id+suffix+"/telemetry")
+		s, light := settingsFor(t, b.URL(), id, 500*time.Millisecond)
 		s.SampleEvery = 0 // read only every interval
 		startDevice(t, s)
 		<-tel

@@ -35,6 +35,7 @@ type settings struct {
 	Addr          uint16
 	Channel       int
 	LEDPin        string
+	AlertPin      string
 	Samples       int
 	Threshold     int
 	FallbackAfter time.Duration
@@ -81,6 +82,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.Var(cli.Hex16{V: &s.Addr}, "i2c-addr", "I2C address of the ADC: auto (Grove Base Hat: 0x04, then 0x08; ADS1115: 0x48) or a number such as 0x08")
 	fs.IntVar(&s.Channel, "channel", 0, "analog channel of the light sensor (0 = socket A0)")
 	fs.StringVar(&s.LEDPin, "led-pin", "GPIO5", "GPIO of the LED (socket D5 = GPIO5)")
+	fs.StringVar(&s.AlertPin, "alert-pin", "", "ads1115 (and sim): GPIO the ADC's ALERT/RDY is wired to; the sensor then wakes the daemon when the light changes instead of being read every sample-every (default: none, polled)")
 	fs.IntVar(&s.Samples, "samples", 3, "sensor reads combined (median) into one reading")
 	fs.IntVar(&s.Threshold, "threshold", device.DefaultThreshold, "offline fallback: LED on below this light level, as the server decides")
 	fs.DurationVar(&s.FallbackAfter, "fallback-after", device.DefaultFallbackAfter, "how long without the broker before the device applies the threshold itself")
@@ -163,6 +165,7 @@ func (s *settings) board() board.Config {
 		Addr:      s.Addr,
 		Channel:   s.Channel,
 		LEDPin:    s.LEDPin,
+		AlertPin:  s.AlertPin,
 		Samples:   s.Samples,
 		SimLight:  s.SimLight,
 		SimPeriod: s.SimPeriod,

@@ -30,6 +30,18 @@ type Hardware interface {
 	SetLED(on bool) error
 }
 
+// Watcher is hardware that can wake the device when the light changes: an
+// ADC's window comparator on a GPIO (the ADS1115's ALERT/RDY). With it the
+// main loop reads the sensor only when woken, for a heartbeat, or for a
+// change that publish_gap held back, so steady light costs no sampling.
+type Watcher interface {
+	// Watch arms the sensor: Alerts receives once the level goes below lo
+	// or above hi. Reading the sensor disarms it.
+	Watch(lo, hi int) error
+	// Alerts is nil when the hardware cannot watch.
+	Alerts() <-chan struct{}
+}
+
 // Outbox is the durable queue every reading passes through.
 type Outbox interface {
 	NextSeq() uint64
@@ -163,6 +175,13 @@ type Device struct {
 	newestCmd             time.Time
 	ledKnown              bool
 	buf                   []byte
+	// Sampling on alerts (a Watcher): the sensor is armed around the last
+	// published level; an alert that comes sooner than a sample period after
+	// the last sample waits for the period's end; a change publish_gap held
+	// back is sampled again when the gap ends.
+	armed, alerted, held bool
+	lastSampleAt         time.Time
+	watchErr             string
 
 	mu    sync.Mutex // guards state, read by the sender
 	state wire.State
@@ -250,8 +269,22 @@ func (d *Device) Run(ctx context.Context) error {
 	}()
 
 	sup := d.cfg.Supervisor
-	ticker := time.NewTicker(d.samplePeriod())
-	defer ticker.Stop()
+	// Polled, the loop samples at every tick; watched, when the sensor's
+	// alert, the heartbeat or a held-back change says so (wake).
+	w := d.watcher()
+	var tick, wakeC <-chan time.Time
+	var alerts <-chan struct{}
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	if w == nil {
+		ticker := time.NewTicker(d.samplePeriod())
+		defer ticker.Stop()
+		tick = ticker.C
+		d.log.Info("sampling", "every", d.samplePeriod())
+	} else {
+		wakeC, alerts = wake.C, w.Alerts()
+		d.log.Info("sampling", "on", "sensor alert", "at_most_every", d.samplePeriod(), "heartbeat", d.cfg.Interval)
+	}
 	// The watchdog is fed by this loop, so it needs a pass at least that
 	// often even when sampling is slower.
 	wd := sup.WatchdogInterval()
@@ -264,7 +297,11 @@ func (d *Device) Run(ctx context.Context) error {
 	if err := sup.Ready(); err != nil {
 		d.log.Warn("could not tell systemd we are ready", "err", err)
 	}
-	d.sample(time.Now())
+	if w == nil {
+		d.sample(time.Now())
+	} else {
+		d.watchSample(w, time.Now())
+	}
 	// The loop may pass ten times a second; pings and the status line are
 	// sent no more often than they are useful.
 	var pinged, reported time.Time
@@ -278,11 +315,18 @@ loop:
 			sup.Status(d.statusLine(l))
 			reported = now
 		}
+		if w != nil {
+			wake.Reset(time.Until(d.nextWake()))
+		}
 		select {
 		case <-ctx.Done():
 			break loop
-		case now := <-ticker.C:
+		case now := <-tick:
 			d.sample(now)
+		case <-alerts:
+			d.onAlert(w, time.Now())
+		case now := <-wakeC:
+			d.watchSample(w, now)
 		case in := <-d.cmds:
 			d.apply(in, time.Now())
 			reported = time.Time{} // show the LED's new state now
@@ -409,10 +453,11 @@ func (d *Device) apply(in incoming, now time.Time) {
 	d.setLED(c.LEDOn, wire.SourceCommand)
 }
 
-// sample takes one reading, stores it, and runs the fallback rule.
-func (d *Device) sample(now time.Time) {
+// sample takes one reading, stores it, and runs the fallback rule. It
+// reports whether the sensor was read.
+func (d *Device) sample(now time.Time) bool {
 	if now.Before(d.sensorRetry) {
-		return // a failing sensor is left alone for a while
+		return false // a failing sensor is left alone for a while
 	}
 	v, err := d.hw.Light()
 	if err != nil {
@@ -426,7 +471,7 @@ func (d *Device) sample(now time.Time) {
 			d.sensorErr = msg
 			d.updateState(func(s *wire.State) { s.Error = msg })
 		}
-		return
+		return false
 	}
 	d.sensorBackoff, d.sensorRetry = 0, time.Time{}
 	if d.sensorErr != "" {
@@ -436,9 +481,10 @@ func (d *Device) sample(now time.Time) {
 	}
 	d.light = &v
 	d.fallback(v, now)
-	due, event := d.due(v, now)
+	due, event, held := d.due(v, now)
+	d.held = held
 	if !due {
-		return
+		return true
 	}
 	d.published, d.lastPub, d.lastPubAt = true, v, now
 	if event {
@@ -462,6 +508,7 @@ func (d *Device) sample(now time.Time) {
 		}
 		d.log.Info("reading", "light", v, "seq", seq)
 	}
+	return true
 }
 
 // samplePeriod is how often the main loop reads the sensor.
@@ -475,21 +522,117 @@ func (d *Device) samplePeriod() time.Duration {
 // due decides whether a sample becomes a published reading, and whether it
 // is an event: the first one; a heartbeat once Interval has passed; an event
 // at once when the level moved by Deadband or crossed the threshold the
-// server decides by, but no sooner than PublishGap after the previous event.
-// Heartbeats do not hold events back: darkness right after a heartbeat must
-// not wait. The rest are not stored or sent: they told nothing new.
-func (d *Device) due(v int, now time.Time) (due, event bool) {
+// server decides by, but no sooner than PublishGap after the previous event
+// (held: a change waits for the gap's end). Heartbeats do not hold events
+// back: darkness right after a heartbeat must not wait. The rest are not
+// stored or sent: they told nothing new.
+func (d *Device) due(v int, now time.Time) (due, event, held bool) {
 	if !d.published {
-		return true, false
+		return true, false, false
 	}
 	changed := d.cfg.Deadband > 0 && abs(v-d.lastPub) >= d.cfg.Deadband ||
 		(v < d.cfg.Threshold) != (d.lastPub < d.cfg.Threshold)
 	if changed && now.Sub(d.lastEventAt) >= d.cfg.PublishGap {
-		return true, true
+		return true, true, false
 	}
 	// Half a sample period of slack: ticks are not exact, and a heartbeat
 	// must not slip by a whole period because one came a microsecond early.
-	return now.Sub(d.lastPubAt) >= d.cfg.Interval-d.samplePeriod()/2, false
+	return now.Sub(d.lastPubAt) >= d.cfg.Interval-d.samplePeriod()/2, false, changed
+}
+
+// window is the range of levels that would not be published as a change:
+// within Deadband of the last published level and on its side of the
+// threshold. The sensor is armed to wake the device outside it.
+func (d *Device) window() (lo, hi int) {
+	lo, hi = 0, 1000
+	if db := d.cfg.Deadband; db > 0 {
+		lo, hi = max(d.lastPub-db+1, 0), min(d.lastPub+db-1, 1000)
+	}
+	if t := d.cfg.Threshold; d.lastPub >= t {
+		lo = max(lo, t)
+	} else {
+		hi = min(hi, t-1)
+	}
+	return lo, hi
+}
+
+// watcher returns the hardware as a Watcher when it can watch and sampling
+// is not the lesson's plain one reading per interval (sample_every 0).
+func (d *Device) watcher() Watcher {
+	w, ok := d.hw.(Watcher)
+	if !ok || w.Alerts() == nil || d.cfg.SampleEvery <= 0 {
+		return nil
+	}
+	return w
+}
+
+// onAlert handles the sensor's alert: the light left the window.
+func (d *Device) onAlert(w Watcher, now time.Time) {
+	d.armed = false // the sensor holds its alert until it is read
+	if now.Sub(d.lastSampleAt) < d.samplePeriod() {
+		// Sampled a moment ago: wait for the sample period's end, so that
+		// a light flickering at the window's edge costs no more than
+		// polling would.
+		d.alerted = true
+		return
+	}
+	d.watchSample(w, now)
+}
+
+// watchSample samples, then arms the sensor around the level published
+// last, unless the sensor failed (retried at its backoff) or a change is
+// held back (sampled again when the gap ends).
+func (d *Device) watchSample(w Watcher, now time.Time) {
+	read := d.sample(now)
+	d.alerted, d.armed, d.lastSampleAt = false, false, now
+	if !read || d.held {
+		return
+	}
+	lo, hi := d.window()
+	if err := w.Watch(lo, hi); err != nil {
+		// Until arming works again the sensor is read every sample period.
+		if msg := err.Error(); msg != d.watchErr {
+			d.log.Error("sensor cannot be armed; reading it every sample period until it can", "err", msg)
+			d.watchErr = msg
+		}
+		return
+	}
+	d.armed = true
+	if d.watchErr != "" {
+		d.log.Info("sensor armed again")
+		d.watchErr = ""
+	}
+}
+
+// nextWake is when a watched device must sample without an alert: at the
+// next heartbeat; sooner for a held-back change, a deferred alert, a sensor
+// that could not be armed, and a failing sensor's retry.
+func (d *Device) nextWake() time.Time {
+	period := d.lastSampleAt.Add(d.samplePeriod())
+	if d.sensorErr != "" || !d.published {
+		return later(d.sensorRetry, period)
+	}
+	next := d.lastPubAt.Add(d.cfg.Interval)
+	if d.held {
+		next = earlier(next, later(d.lastEventAt.Add(d.cfg.PublishGap), period))
+	} else if d.alerted || !d.armed {
+		next = earlier(next, period)
+	}
+	return next
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func abs(n int) int {

@@ -45,14 +45,15 @@ func TestHarness(t *testing.T) {
 		"| device resident memory, VmRSS (peak VmHWM) |", "| server resident memory, VmRSS (peak VmHWM) |",
 		"| device CPU seconds per hour, steady light |", "| server CPU seconds per hour, steady light |",
 		"| device program |", "| server program |", "| MQTT library installed |", "| interpreter installed |",
+		"| ours, polled (Grove Base Hat) |", "| ours, on alert (ADS1115) |", "| lesson |",
 		"darkness-to-LED p99 under 300 ms: ", "no more than 720 per hour: ", "memory under 15 MB: ", "CPU under 1 s per hour",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no %q", want)
 		}
 	}
-	if len(rep.results) != 2 {
-		t.Fatalf("%d systems measured, want 2", len(rep.results))
+	if len(rep.results) != 3 {
+		t.Fatalf("%d systems measured, want 3: ours polled, ours on alert, the lesson", len(rep.results))
 	}
 	for _, r := range rep.results {
 		checkSane(t, r, o.Transitions)
@@ -173,5 +174,30 @@ func TestReadUsage(t *testing.T) {
 	}
 	if u.rssKB <= 0 || u.hwmKB < u.rssKB || u.cpuTicks < 0 {
 		t.Errorf("own usage %+v", u)
+	}
+}
+
+// TestLEDLines: the lines that time the LED, ours and the lesson's.
+func TestLEDLines(t *testing.T) {
+	ours := `time=2026-11-29T22:20:19.561Z level=INFO msg=LED component=device led_on=true source=command`
+	for _, tc := range []struct {
+		match func(string, bool) bool
+		line  string
+		on    bool
+		want  bool
+	}{
+		{ourLED, ours, true, true},
+		{ourLED, ours, false, false},
+		{ourLED, strings.Replace(ours, "led_on=true", "led_on=false", 1), false, true},
+		{ourLED, `time=2026-11-29T22:20:19.561Z level=ERROR msg="LED not switched" component=device led_on=true err=busy`, true, false},
+		{ourLED, `time=2026-11-29T22:20:19.561Z level=INFO msg=reading component=device light=100 seq=7`, true, false},
+		{lessonLED, "LED on", true, true},
+		{lessonLED, "LED off", false, true},
+		{lessonLED, "LED on", false, false},
+		{lessonLED, "Telemetry sent: {\"light\": 100}", true, false},
+	} {
+		if got := tc.match(tc.line, tc.on); got != tc.want {
+			t.Errorf("%q on=%v: %v, want %v", tc.line, tc.on, got, tc.want)
+		}
 	}
 }

@@ -42,6 +42,7 @@ type options struct {
 	SampleEvery time.Duration
 	Deadband    int
 	PublishGap  time.Duration
+	AlertPin    string // ours on alert: the (simulated) GPIO of ALERT/RDY
 
 	Command  string    // the command line, for the table
 	Progress io.Writer // one line per step; nil: quiet
@@ -62,6 +63,7 @@ func defaultOptions() options {
 		SampleEvery: 100 * time.Millisecond,
 		Deadband:    30,
 		PublishGap:  500 * time.Millisecond,
+		AlertPin:    "GPIO6",
 	}
 }
 
@@ -140,12 +142,21 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	}
 	defer obs.close()
 
-	ourSys, err := ours(ctx, o, bins, dir)
+	polled, err := ours(ctx, o, bins, dir, false)
 	if err != nil {
 		return nil, err
 	}
+	systems := []*system{polled}
+	alerted, err := ours(ctx, o, bins, dir, true)
+	if err != nil {
+		return nil, err
+	}
+	if alerted != nil {
+		systems = append(systems, alerted)
+	}
+	systems = append(systems, lesson(o, scripts))
 	rep := &report{opts: o, machine: describeMachine(ctx, py, broker.bin)}
-	for _, s := range []*system{ourSys, lesson(o, scripts)} {
+	for _, s := range systems {
 		res, err := measure(ctx, o, s, broker, obs.log, dir)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)

@@ -16,7 +16,7 @@ import (
 type report struct {
 	opts    options
 	machine machine
-	results []*result // ours, then the lesson's
+	results []*result // ours (polled, then on alert when the build can), then the lesson's
 	sizes   sizes
 }
 
@@ -115,7 +115,6 @@ const (
 // markdown renders the report as the table README shows.
 func (r *report) markdown() string {
 	o, m := r.opts, r.machine
-	ours, les := r.results[0], r.results[1]
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("## nightlight and the lesson's Python programs, measured side by side\n\n")
@@ -123,40 +122,59 @@ func (r *report) markdown() string {
 	p("- Date: %s\n", m.date.Format("2006-01-02 15:04 MST"))
 	p("- Command: `%s`\n", o.Command)
 	p("- Software: %s, %s, Python %s, paho-mqtt %s\n", m.goVersion, m.mosquitto, m.python, m.paho)
-	p("- Ours: %s\n", ours.sys.label)
-	p("- Lesson: %s\n", les.sys.label)
-	p("- Light: %d (bright) and %d (dark), written to the file both devices read; each dark step %s + uniform(0, %s) after the LED went off (seed %d); steady window %s at %d. One system at a time, on one private Mosquitto on loopback.\n\n",
+	for _, res := range r.results {
+		p("- %s: %s\n", capitalize(res.sys.column), res.sys.label)
+	}
+	p("- Light: %d (bright) and %d (dark), written to the file every device reads; each dark step %s + uniform(0, %s) after the LED went off (seed %d); steady window %s at %d. One system at a time, on one private Mosquitto on loopback.\n\n",
 		o.Bright, o.Dark, o.Settle, o.Phase, o.Seed, o.Steady, o.Bright)
 
-	p("| measure | ours | lesson | target (ours) |\n|---|---:|---:|---|\n")
-	row := func(label, ours, lesson, target string) { p("| %s | %s | %s | %s |\n", label, ours, lesson, target) }
+	p("| measure |")
+	for _, res := range r.results {
+		p(" %s |", res.sys.column)
+	}
+	p(" target (ours) |\n|---|%s---|\n", strings.Repeat("---:|", len(r.results)))
+	row := func(label, target string, cell func(*result) string) {
+		p("| %s |", label)
+		for _, res := range r.results {
+			p(" %s |", cell(res))
+		}
+		p(" %s |\n", target)
+	}
 	for _, q := range []struct {
 		name   string
 		pct    float64
 		target string
 	}{{"p50", 0.50, ""}, {"p99", 0.99, "< 300 ms"}, {"max", 1, ""}} {
-		row("darkness → LED on, "+q.name, ms(percentile(ours.led, q.pct)), ms(percentile(les.led, q.pct)), q.target)
+		row("darkness → LED on, "+q.name, q.target, func(r *result) string { return ms(percentile(r.led, q.pct)) })
 	}
 	for _, q := range []struct {
 		name string
 		pct  float64
 	}{{"p50", 0.50}, {"p99", 0.99}} {
-		row("darkness → `led_on: true` command, "+q.name, ms(percentile(ours.command, q.pct)), ms(percentile(les.command, q.pct)), "")
+		row("darkness → `led_on: true` command, "+q.name, "", func(r *result) string { return ms(percentile(r.command, q.pct)) })
 	}
-	row("dark transitions measured (missed)", transitions(ours), transitions(les), "")
-	row("telemetry messages per hour, steady light", perHour(ours.telemetry), perHour(les.telemetry), "≤ 720")
-	row("command messages per hour, steady light", perHour(ours.commands), perHour(les.commands), "")
-	row("device resident memory, VmRSS (peak VmHWM)", memory(ours.device), memory(les.device), "< 15 MB")
-	row("server resident memory, VmRSS (peak VmHWM)", memory(ours.server), memory(les.server), "")
-	row("device CPU seconds per hour, steady light", cpu(ours.device), cpu(les.device), "< 1 s")
-	row("server CPU seconds per hour, steady light", cpu(ours.server), cpu(les.server), "")
+	row("dark transitions measured (missed)", "", transitions)
+	row("telemetry messages per hour, steady light", "≤ 720", func(r *result) string { return perHour(r.telemetry) })
+	row("command messages per hour, steady light", "", func(r *result) string { return perHour(r.commands) })
+	row("device resident memory, VmRSS (peak VmHWM)", "< 15 MB", func(r *result) string { return memory(r.device) })
+	row("server resident memory, VmRSS (peak VmHWM)", "", func(r *result) string { return memory(r.server) })
+	row("device CPU seconds per hour, steady light", "< 1 s", func(r *result) string { return cpu(r.device) })
+	row("server CPU seconds per hour, steady light", "", func(r *result) string { return cpu(r.server) })
 	s := r.sizes
-	row("device program", fmt.Sprintf("%.1f MB (stripped binary)", float64(s.device)/1e6), kb(s.deviceScript)+" (device.py)", "")
-	row("server program", fmt.Sprintf("%.1f MB (stripped binary)", float64(s.server)/1e6), kb(s.serverScript)+" (server.py)", "")
-	row("MQTT library installed", "inside the binaries", installed([]pkg{s.paho}), "")
-	row("interpreter installed", "none", installed(s.interpreter), "")
+	ourCell := func(ours, lesson string) func(*result) string {
+		return func(r *result) string {
+			if r.sys.ours {
+				return ours
+			}
+			return lesson
+		}
+	}
+	row("device program", "", ourCell(fmt.Sprintf("%.1f MB (stripped binary)", float64(s.device)/1e6), kb(s.deviceScript)+" (device.py)"))
+	row("server program", "", ourCell(fmt.Sprintf("%.1f MB (stripped binary)", float64(s.server)/1e6), kb(s.serverScript)+" (server.py)"))
+	row("MQTT library installed", "", ourCell("inside the binaries", installed([]pkg{s.paho})))
+	row("interpreter installed", "", ourCell("none", installed(s.interpreter)))
 
-	p("\nLED on: ours when its retained ID/state says so, the lesson's when its device prints `LED on`; ")
+	p("\nLED on: when the device prints that it drove the pin (ours: its log line `msg=LED led_on=true`; the lesson's: `LED on`); ")
 	p("the command: when the observer (a Go paho client on the same broker) receives it. ")
 	p("Messages per hour: from the arrivals in the window, (n-1) over the time from the first to the last. ")
 	p("CPU: utime+stime of /proc/PID/stat over the window, in 10 ms ticks. MB: 10^6 bytes; installed sizes: dpkg's Installed-Size.\n\n")
@@ -168,27 +186,52 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
-// targets says, for each target of issue 7, whether ours meets it.
+// lesson is the lesson's result.
+func (r *report) lesson() *result {
+	for _, res := range r.results {
+		if !res.sys.ours {
+			return res
+		}
+	}
+	return &result{sys: &system{}}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// targets says, for each target of issue 7 and each of our systems,
+// whether it is met.
 func (r *report) targets() []string {
-	ours, les := r.results[0], r.results[1]
+	les := r.lesson()
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
 		}
 		return "NOT met"
 	}
-	p99 := percentile(ours.led, 0.99)
-	tel := math.Round(ours.telemetry.perHour)
-	return []string{
-		fmt.Sprintf("darkness-to-LED p99 under 300 ms: %s (%s over %d transitions, %d missed; the lesson: %s)",
-			verdict(ours.missed == 0 && len(ours.led) > 0 && p99 < targetP99), ms(p99), len(ours.led), ours.missed, ms(percentile(les.led, 0.99))),
-		fmt.Sprintf("telemetry at steady light no more than 720 per hour: %s (%.0f; the lesson: %.0f)",
-			verdict(tel <= targetPerHour), tel, les.telemetry.perHour),
-		fmt.Sprintf("device resident memory under 15 MB: %s (peak %.1f MB; the lesson: %.1f MB)",
-			verdict(float64(ours.device.hwmKB)*1024 < targetRSSBytes), mb(ours.device.hwmKB), mb(les.device.hwmKB)),
-		fmt.Sprintf("device CPU under 1 s per hour at steady light: %s (%.2f s; the lesson: %.2f s)",
-			verdict(ours.device.cpuPerHour < targetCPUPerHour), ours.device.cpuPerHour, les.device.cpuPerHour),
+	var lines []string
+	for _, ours := range r.results {
+		if !ours.sys.ours {
+			continue
+		}
+		p99 := percentile(ours.led, 0.99)
+		tel := math.Round(ours.telemetry.perHour)
+		lines = append(lines,
+			fmt.Sprintf("%s, darkness-to-LED p99 under 300 ms: %s (%s over %d transitions, %d missed; the lesson: %s)",
+				ours.sys.column, verdict(ours.missed == 0 && len(ours.led) > 0 && p99 < targetP99), ms(p99), len(ours.led), ours.missed, ms(percentile(les.led, 0.99))),
+			fmt.Sprintf("%s, telemetry at steady light no more than 720 per hour: %s (%.0f; the lesson: %.0f)",
+				ours.sys.column, verdict(tel <= targetPerHour), tel, les.telemetry.perHour),
+			fmt.Sprintf("%s, device resident memory under 15 MB: %s (peak %.1f MB; the lesson: %.1f MB)",
+				ours.sys.column, verdict(float64(ours.device.hwmKB)*1024 < targetRSSBytes), mb(ours.device.hwmKB), mb(les.device.hwmKB)),
+			fmt.Sprintf("%s, device CPU under 1 s per hour at steady light: %s (%.2f s; the lesson: %.2f s)",
+				ours.sys.column, verdict(ours.device.cpuPerHour < targetCPUPerHour), ours.device.cpuPerHour, les.device.cpuPerHour),
+		)
 	}
+	return lines
 }
 
 // percentile is the nearest-rank percentile: the smallest sample with at

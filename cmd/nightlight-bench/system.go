@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,23 +14,34 @@ import (
 
 // system is one device and server pair under test.
 type system struct {
-	name   string // "ours" or "lesson"
+	name   string // "ours", "ours-alert" or "lesson"
+	column string // its column in the table
+	ours   bool   // issue 7's targets apply
 	id     string // device id, distinct per system
 	label  string // what ran, for the table
 	device func(b *mosquitto, lightFile, stateDir string) []string
 	server func(b *mosquitto) []string
-	// printsLED: the device prints "LED on" / "LED off"; those lines become
-	// ID/stdout events. Otherwise the LED is seen on ID/state.
-	printsLED bool
+	// ledLine tells whether a line the device prints says that it has just
+	// switched the LED on (or off); those lines become ID/stdout events. Both
+	// devices print one right after driving the pin, so both are timed the
+	// same way, with no broker in between.
+	ledLine func(line string, on bool) bool
 }
 
 // ledIs matches the event that shows the device's LED switched.
 func (s *system) ledIs(on bool) func(event) bool {
-	if s.printsLED {
-		want := map[bool]string{true: "LED on", false: "LED off"}[on]
-		return func(e event) bool { return e.topic == s.id+"/stdout" && e.payload == want }
-	}
-	return func(e event) bool { return e.topic == s.id+"/state" && ledOnIs(e.payload, on) }
+	return func(e event) bool { return e.topic == s.id+"/stdout" && s.ledLine(e.payload, on) }
+}
+
+// lessonLED matches the lesson's "LED on" / "LED off".
+func lessonLED(line string, on bool) bool {
+	return line == map[bool]string{true: "LED on", false: "LED off"}[on]
+}
+
+// ourLED matches our device's log line after it drove the LED pin:
+// level=INFO msg=LED component=device led_on=true source=command.
+func ourLED(line string, on bool) bool {
+	return strings.Contains(line, " msg=LED ") && strings.Contains(line, " led_on="+strconv.FormatBool(on)+" ")
 }
 
 // commandIs matches a command to the device with led_on = on.
@@ -46,9 +56,12 @@ func ledOnIs(payload string, on bool) bool {
 	return json.Unmarshal([]byte(payload), &p) == nil && p.LEDOn != nil && *p.LEDOn == on
 }
 
-// ours is nightlight run --hardware sim --sim-light FILE and nightlight-server.
-// The sampling flags are passed only if this build has them.
-func ours(ctx context.Context, o options, bins binaries, dir string) (*system, error) {
+// ours is nightlight run --hardware sim --sim-light FILE and nightlight-server:
+// polled, the simulation emulates a Grove Base Hat, read every sample-every;
+// with alert, an ADS1115 whose ALERT/RDY wakes the daemon when the light
+// leaves the deadband (--alert-pin). The sampling flags are passed only if
+// this build has them; nil, nil when it cannot do alert.
+func ours(ctx context.Context, o options, bins binaries, dir string, alert bool) (*system, error) {
 	empty := filepath.Join(dir, "empty.yaml") // so no configuration of this machine applies
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		return nil, err
@@ -57,7 +70,15 @@ func ours(ctx context.Context, o options, bins binaries, dir string) (*system, e
 	if err != nil {
 		return nil, err
 	}
+	name, column, id := "ours", "ours, polled (Grove Base Hat)", "bench-ours"
 	extra := []string{"--interval", o.Interval.String()}
+	if alert {
+		if !has["--alert-pin"] {
+			return nil, nil
+		}
+		name, column, id = "ours-alert", "ours, on alert (ADS1115)", "bench-ours-alert"
+		extra = append(extra, "--alert-pin", o.AlertPin)
+	}
 	var missing []string
 	for _, f := range []struct{ name, value string }{
 		{"sample-every", o.SampleEvery.String()},
@@ -74,11 +95,13 @@ func ours(ctx context.Context, o options, bins binaries, dir string) (*system, e
 	if len(missing) > 0 {
 		label += " (this build has no " + strings.Join(missing, ", ") + ")"
 	}
-	id := "bench-ours"
 	return &system{
-		name:  "ours",
-		id:    id,
-		label: label,
+		name:    name,
+		column:  column,
+		ours:    true,
+		id:      id,
+		label:   label,
+		ledLine: ourLED,
 		device: func(b *mosquitto, light, state string) []string {
 			return append([]string{bins.device, "run", "--config", empty, "--broker", b.url(), "--id", id,
 				"--hardware", "sim", "--sim-light", light, "--state-dir", state}, extra...)
@@ -113,9 +136,10 @@ func lesson(o options, s scripts) *system {
 	// -u: unbuffered output, so "LED on" arrives when it is printed, as it
 	// would on the terminal the lesson runs in.
 	return &system{
-		name:  "lesson",
-		id:    id,
-		label: "`python3 device.py` and `python3 server.py` (the lesson's app.py files, paho-mqtt 1.6, QoS 0, a reading every 5 s)",
+		name:   "lesson",
+		column: "lesson",
+		id:     id,
+		label:  "`python3 device.py` and `python3 server.py` (the lesson's app.py files, paho-mqtt 1.6, QoS 0, a reading every 5 s)",
 		device: func(b *mosquitto, light, _ string) []string {
 			host, port := b.hostPort()
 			return []string{o.Python, "-u", s.device, host, port, id, light}
@@ -124,7 +148,7 @@ func lesson(o options, s scripts) *system {
 			host, port := b.hostPort()
 			return []string{o.Python, "-u", s.server, host, port, id}
 		},
-		printsLED: true,
+		ledLine: lessonLED,
 	}
 }
 
@@ -177,10 +201,7 @@ func measure(ctx context.Context, o options, s *system, b *mosquitto, log *event
 		return nil, err
 	}
 	defer r.server.stop()
-	var lines io.Writer
-	if s.printsLED {
-		lines = &lineWriter{line: func(l string) { log.add(s.id+"/stdout", l) }}
-	}
+	lines := &lineWriter{line: func(l string) { log.add(s.id+"/stdout", l) }}
 	started := time.Now()
 	if r.dev, err = startChild(s.name+" device", s.device(b, r.light, state), lines); err != nil {
 		return nil, err
@@ -343,4 +364,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+}

@@ -285,7 +285,7 @@ func runRead(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(l); err != nil {
 		return err
 	}
-	b, err := board.Open(s.board())
+	b, err := board.Open(s.oneShotBoard())
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,7 @@ func runLED(args []string, stdout, stderr io.Writer) error {
 		return &config.UsageError{Err: errors.New("say which: nightlight led on, or nightlight led off")}
 	}
 	on := l.Args[0] == "on"
-	b, err := board.Open(s.board())
+	b, err := board.Open(s.oneShotBoard())
 	if err != nil {
 		return err
 	}

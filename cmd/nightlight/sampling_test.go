@@ -41,7 +41,13 @@ func testSampling(t *testing.T, b mqtttest.Broker, watcher paho.Client, alertPin
 		tel := mqtttest.Messages(t, watcher, id+suffix+"/telemetry")
 		s, _ := settingsFor(t, b.URL(), id, time.Second)
 		s.SampleEvery = 20 * time.Millisecond
-		startDevice(t, s)
+		logs := startDevice(t, s)
+		// The daemon says how it samples, and it is the way asked for.
+		mode := "every=20ms"
+		if alertPin != "" {
+			mode = `on="sensor alert"`
+		}
+		logs.WaitFor(t, 10*time.Second, "msg=sampling", mode)
 		time.Sleep(3500 * time.Millisecond) // 175 samples
 		// The first reading and one heartbeat a second: 4, give or take
 		// one for scheduling; never one per sample.

@@ -75,7 +75,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.IntVar(&s.Deadband, "deadband", device.DefaultDeadband, "a change of the light level by this much is published at once (0: off); crossing threshold always is")
 	fs.DurationVar(&s.PublishGap, "publish-gap", device.DefaultPublishGap, "at most one reading per this gap, however the light flickers")
 	fs.StringVar(&s.StateDir, "state-dir", defaultStateDir(), "directory of the outbox and sequence state")
-	fs.StringVar(&s.SimLight, "sim-light", "", "sim only: file holding the light level 0..1000, re-read at every sample (default: a day/night curve)")
+	fs.StringVar(&s.SimLight, "sim-light", "", "sim only: file holding the light level 0..1000, re-read at every sample, or with alert-pin when it changes (default: a day/night curve)")
 	fs.DurationVar(&s.SimPeriod, "sim-period", 10*time.Minute, "sim only: length of the simulated day/night cycle")
 	fs.StringVar(&s.Bus, "i2c-bus", "1", "I2C bus of the sensor")
 	s.Addr = 0
@@ -156,6 +156,16 @@ func (s *settings) syncMode() (outbox.SyncMode, error) {
 		return outbox.SyncAlways, nil
 	}
 	return 0, fmt.Errorf("%q: use grouped or always", s.OutboxSync)
+}
+
+// oneShotBoard is the board of read and led: they do not watch the sensor,
+// and on real hardware the running daemon holds the alert pin.
+func (s *settings) oneShotBoard() board.Config {
+	c := s.board()
+	if c.Hardware != board.Sim {
+		c.AlertPin = ""
+	}
+	return c
 }
 
 func (s *settings) board() board.Config {

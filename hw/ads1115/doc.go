@@ -29,9 +29,10 @@
 // (128 samples/s); once two conversions in a row read below lo or above hi
 // (in levels, exactly as Read would report them), the chip pulls its
 // ALERT/RDY pin low and keeps it low. The daemon sleeps on a falling edge of
-// that pin, then reads: the Read both tells the new level and stops the
-// conversions, which releases the pin. It then calls Watch again around the
-// new level.
+// that pin, then reads the level with Latest: one read of the last
+// conversion, which releases the pin and leaves the chip converting. It then
+// calls Watch again around the new level. Read, a single-shot conversion,
+// stops the conversions and releases the pin too.
 //
 // ALERT/RDY is an open-drain output: wire it to a free GPIO of the Pi, with a
 // pull-up. The board enables the Pi's internal pull-up on that GPIO (In with

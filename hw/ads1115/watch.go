@@ -15,6 +15,7 @@ const (
 	regLoThresh   = 0x02
 	regHiThresh   = 0x03
 
+	cfgOS         = 1 << 15     // OS: write 1 to start a single-shot conversion; reads 1 when none is under way
 	cfgMuxAIN0    = 0b100 << 12 // MUX 100: AIN0 against GND; AINx is 100+x
 	cfgModeSingle = 1 << 8      // MODE 1: single-shot, powered down between conversions
 	cfgDR128      = 0b100 << 5  // DR 100: 128 samples/s
@@ -141,11 +142,15 @@ func (d *Dev) writeReg(reg byte, v uint16) error {
 var ErrNotWatching = errors.New("ads1115: not watching: the chip is not converting continuously")
 
 // Latest returns the last conversion the chip made while watching, without
-// stopping it or waiting: one read of the Conversion register, where Read
-// starts a conversion and sleeps for it. Reading the register also lets a
-// latched ALERT/RDY go; the chip asserts it again two conversions later if
-// the input is still beyond the window. Errors with ErrNotWatching when
-// Watch is not in force (never called, or stopped by Read or Halt).
+// stopping it or waiting: a read of the Config register, to be sure the chip
+// is still converting as Watch left it, then of the Conversion register,
+// where Read starts a conversion and sleeps for it. Reading the Conversion
+// register also lets a latched ALERT/RDY go; the chip asserts it again two
+// conversions later if the input is still beyond the window. Errors with
+// ErrNotWatching when Watch is not in force: never called, stopped by Read
+// or Halt, or undone behind our back (a chip reset by a supply glitch powers
+// up in single-shot mode with its comparator off, and another program's
+// single-shot read stops it too).
 func (d *Dev) Latest() (Reading, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -153,6 +158,15 @@ func (d *Dev) Latest() (Reading, error) {
 		return Reading{}, fmt.Errorf("ads1115: latest A%d: %w", d.channel, ErrNotWatching)
 	}
 	var r [2]byte
+	if err := d.bus.Tx(d.addr, []byte{regConfig}, r[:]); err != nil {
+		return Reading{}, fmt.Errorf("ads1115: latest A%d: read Config: %w", d.channel, err)
+	}
+	// OS reads back 1 when no conversion is under way; the rest must be
+	// what Watch wrote.
+	if got, want := (uint16(r[0])<<8|uint16(r[1]))&^cfgOS, d.config(cfgDR128|cfgCompWindow|cfgCompLatch|cfgCompQueTwo); got != want {
+		d.watching = false
+		return Reading{}, fmt.Errorf("ads1115: latest A%d: config %#04x, not %#04x as armed: %w", d.channel, got, want, ErrNotWatching)
+	}
 	if err := d.bus.Tx(d.addr, []byte{regConversion}, r[:]); err != nil {
 		return Reading{}, fmt.Errorf("ads1115: latest A%d: read Conversion: %w", d.channel, err)
 	}

@@ -197,16 +197,20 @@ func TestHaltBusError(t *testing.T) {
 	closeBus(t, &b.Playback)
 }
 
-// TestLatest: while watching, Latest reads the Conversion register once,
-// with no conversion started and no wait, and leaves the chip watching;
-// without Watch, or after Read, it refuses without touching the bus.
+// TestLatest: while watching, Latest checks that the chip still is, then
+// reads the Conversion register once, with no conversion started and no
+// wait, and leaves the chip watching; without Watch, after Read, or after the
+// chip lost its configuration (a reset), it refuses.
 func TestLatest(t *testing.T) {
+	cfg := i2ctest.IO{Addr: 0x48, W: []byte{0x01}, R: []byte{0x42, 0x95}} // as Watch left it
 	var ops []i2ctest.IO
 	ops = append(ops, probe)
 	ops = append(ops, watchOps(0x48, 7907, 18493, 0x4295)...)
-	ops = append(ops, i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0x48, 0x3E}}) // 18494, level 701
-	ops = append(ops, i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0xFF, 0xF0}}) // -16: a hair below 0 V, level 0
-	ops = append(ops, conversion(0x48, 0xC383, 0x1E, 0xE2)...)                        // Read: 7906, level 299
+	ops = append(ops, cfg, i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0x48, 0x3E}}) // 18494, level 701
+	ops = append(ops, cfg, i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0xFF, 0xF0}}) // -16: a hair below 0 V, level 0
+	ops = append(ops, conversion(0x48, 0xC383, 0x1E, 0xE2)...)                             // Read: 7906, level 299
+	ops = append(ops, watchOps(0x48, 7907, 18493, 0x4295)...)
+	ops = append(ops, i2ctest.IO{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}}) // reset: power-up config
 	b := &i2ctest.Playback{Ops: ops, DontPanic: true}
 	d, err := New(b, nil)
 	if err != nil {
@@ -229,6 +233,15 @@ func TestLatest(t *testing.T) {
 	}
 	if _, err := d.Latest(); !errors.Is(err, ErrNotWatching) {
 		t.Fatalf("Latest after Read = %v, want ErrNotWatching", err)
+	}
+	if err := d.Watch(300, 700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Latest(); !errors.Is(err, ErrNotWatching) || !strings.Contains(err.Error(), "config 0x0583") {
+		t.Fatalf("Latest after a reset = %v, want ErrNotWatching naming the config found", err)
+	}
+	if _, err := d.Latest(); !errors.Is(err, ErrNotWatching) { // and no more bus traffic
+		t.Fatalf("Latest = %v, want ErrNotWatching", err)
 	}
 	closeBus(t, b)
 }

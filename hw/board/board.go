@@ -152,16 +152,15 @@ func (b *Board) openSimADS() (err error) {
 		v, err := b.simLevel()
 		b.simFile.Store(&simReading{v, err})
 	}
-	if cfg.SimLight != "" {
-		refresh()
-	}
 	chip := ads1115sim.New(cfg.Addr, func(ch int) (int, error) {
 		if ch != cfg.Channel {
 			return 0, nil // nothing connected
 		}
 		r := simReading{}
 		if cfg.SimLight != "" {
-			r = *b.simFile.Load()
+			if p := b.simFile.Load(); p != nil {
+				r = *p
+			}
 		} else {
 			r.level, r.err = b.simLevel() // the curve: computed, no I/O
 		}
@@ -187,13 +186,13 @@ func (b *Board) openSimADS() (err error) {
 	src := "a " + cfg.SimPeriod.String() + " day/night curve"
 	if cfg.SimLight != "" {
 		src = "file " + cfg.SimLight
-		b.simInput, err = startFileWatch(cfg.SimLight, func() error {
+		// Watch first, then read: a change in between is not missed.
+		b.simInput = startFileWatch(cfg.SimLight, func() error {
 			refresh()
 			return chip.Convert()
 		})
-		if err != nil {
-			return err
-		}
+		refresh()
+		chip.Convert()
 	} else {
 		b.simInput = startTicking(chip.Convert)
 	}
@@ -453,7 +452,7 @@ func (b *Board) close(ledOff bool) error {
 
 // releasePin gives the pin's line back to the kernel when its driver holds
 // one (periph's gpioioctl lines have a Close without a result).
-func releasePin(p gpio.PinIO) {
+func releasePin(p gpio.PinIn) {
 	for p != nil {
 		switch c := p.(type) {
 		case interface{ Close() }:

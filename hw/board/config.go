@@ -37,7 +37,7 @@ type Config struct {
 	// comparator (Watch, Alerts) instead of being read at every sample. With
 	// sim it emulates an ADS1115 instead of a Grove Base Hat. "" = polled.
 	AlertPin  string
-	SimLight  string        // sim only: file holding the level 0..1000, re-read at every sample
+	SimLight  string        // sim only: file holding the level 0..1000, re-read at every sample (with AlertPin: when it changes)
 	SimPeriod time.Duration // sim only, no SimLight: period of the day/night curve, default 10m
 }
 

@@ -12,8 +12,13 @@
 // For sim Open puts an emulated Grove Base Hat (grovehatsim) on a fake bus
 // and runs the real grovehat driver against it; the LED is periph's fake pin,
 // a gpiotest.Pin. The light level comes from a file re-read at every sample,
-// or else from a smooth day/night curve.
+// or else from a smooth day/night curve. With an alert pin, sim emulates an
+// ADS1115 (ads1115sim) instead, whose input follows the light file as it
+// changes (inotify on Linux).
 //
 // Board.Light combines a few reads by median so that one glitch does not flip
-// the LED. Nothing here starts a goroutine or logs: the daemon owns both.
+// the LED; while the ADS1115 watches, it reads the chip's latest conversion
+// once. Nothing here logs. Goroutines: with an alert pin, one watches the
+// pin for edges (Alerts), and in sim one feeds the emulated chip; Close ends
+// both.
 package board

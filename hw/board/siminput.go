@@ -40,12 +40,19 @@ func startTicking(convert func() error) *siminput {
 	return s
 }
 
+// stop ends the goroutine, waiting for it at most closeWait: a light file
+// that blocks a read (a FIFO nobody writes) must not hang Close.
 func (s *siminput) stop() {
 	s.stopOnce.Do(func() {
 		close(s.quit)
 		if s.closeFn != nil {
 			s.closeFn()
 		}
-		<-s.done
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-s.done:
+		case <-t.C:
+		}
 	})
 }

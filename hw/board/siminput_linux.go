@@ -2,7 +2,6 @@ package board
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -11,13 +10,16 @@ import (
 )
 
 // startFileWatch converts whenever the light file at path is written and
-// closed, moved into place (echo 100 > file, or a rename) or away, learning of it
-// from inotify: a steady light file costs nothing. Watching the directory,
-// not the file, follows a file that is replaced.
-func startFileWatch(path string, convert func() error) (*siminput, error) {
+// closed, moved into place (echo 100 > file, or a rename) or away, learning
+// of it from inotify: a steady light file costs nothing. Watching the
+// directory, not the file, follows a file that is replaced. Where inotify
+// cannot watch (no such directory yet, no inotify instances left), it
+// converts every simConvertEvery instead, which also notices a directory
+// created later.
+func startFileWatch(path string, convert func() error) *siminput {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
-		return nil, fmt.Errorf("sim: watch light file: %w", err)
+		return startTicking(convert)
 	}
 	dir, name := filepath.Split(filepath.Clean(path))
 	if dir == "" {
@@ -25,7 +27,7 @@ func startFileWatch(path string, convert func() error) (*siminput, error) {
 	}
 	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO|unix.IN_DELETE|unix.IN_MOVED_FROM); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("sim: watch light file %s: directory %s: %w", path, dir, err)
+		return startTicking(convert)
 	}
 	// A non-blocking descriptor in an *os.File waits in Go's poller, and
 	// Close wakes a pending Read.
@@ -44,7 +46,7 @@ func startFileWatch(path string, convert func() error) (*siminput, error) {
 			}
 		}
 	}()
-	return s, nil
+	return s
 }
 
 // names reports whether a buffer of inotify events holds one about name.

@@ -3,6 +3,6 @@
 package board
 
 // startFileWatch converts every simConvertEvery: this system has no inotify.
-func startFileWatch(path string, convert func() error) (*siminput, error) {
-	return startTicking(convert), nil
+func startFileWatch(path string, convert func() error) *siminput {
+	return startTicking(convert)
 }

@@ -59,35 +59,43 @@ func (w *watcher) run() {
 	}
 }
 
-// close ends the watcher: Halt unblocks a waiting WaitForEdge on periph's
-// GPIO character-device lines, In (edge detection off) does on the others,
-// as periph's gpio.PinIn documents.
-//
-// Halt wakes only a wait already under way, so it is repeated until the
-// watcher has ended: it may have been between two waits.
+// close ends the watcher and gives the pin's line back: Halt unblocks a
+// waiting WaitForEdge on periph's GPIO character-device lines, In (edge
+// detection off) does on others, as periph's gpio.PinIn documents. Neither
+// wakes a wait that starts just after (the watcher may have been between two
+// waits, and a bcm283x pin ignores a second Halt), so if the watcher has not
+// ended soon, the line is closed under it, which fails its wait.
 func (w *watcher) close() error {
 	close(w.stop)
 	errs := []error{w.pin.Halt(), w.pin.In(gpio.PullNoChange, gpio.NoEdge)}
-	retry := time.NewTicker(10 * time.Millisecond)
-	defer retry.Stop()
-	deadline := time.NewTimer(closeWait)
-	defer deadline.Stop()
-	for {
-		select {
-		case <-w.done:
-			return errors.Join(errs...)
-		case <-retry.C:
-			w.pin.Halt()
-		case <-deadline.C:
+	if !w.ended(100 * time.Millisecond) {
+		releasePin(w.pin)
+		if !w.ended(closeWait) {
 			errs = append(errs, fmt.Errorf("alert pin %s: the watcher did not stop within %s", w.pin, closeWait))
-			return errors.Join(errs...)
 		}
+		return errors.Join(errs...)
+	}
+	releasePin(w.pin)
+	return errors.Join(errs...)
+}
+
+// ended waits up to d for the watcher's goroutine to end.
+func (w *watcher) ended(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.done:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
 // Watch arms the sensor to wake the daemon: Alerts receives once the light
-// level goes below lo or above hi (0 <= lo <= hi <= 1000). Any sample taken
-// afterwards (Light, Inspect) disarms it; call Watch again after sampling.
+// level goes below lo or above hi (0 <= lo <= hi <= 1000). Light keeps it
+// armed (it reads the chip's latest conversion); Inspect, or a chip that
+// lost its settings, disarms it, and the next Light reads single-shot. Call
+// Watch again after each sample, with the window the new level calls for.
 // Only a board with an alert pin can watch: see Alerts.
 func (b *Board) Watch(lo, hi int) error {
 	b.mu.Lock()

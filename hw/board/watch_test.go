@@ -25,6 +25,31 @@ func setFile(t *testing.T, path, s string) {
 	}
 }
 
+// drain forgets an alert already waiting.
+func drain(b *Board) {
+	select {
+	case <-b.Alerts():
+	default:
+	}
+}
+
+// lightIs waits until Light reads level: the emulated chip converts when
+// the simulation learns of the file's change, a moment after it is made.
+func lightIs(t *testing.T, b *Board, level int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := b.Light()
+		if err == nil && v == level {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Light() = %d, %v after 5s; want %d", v, err, level)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func alerted(b *Board, within time.Duration) bool {
 	select {
 	case <-b.Alerts():
@@ -51,6 +76,7 @@ func TestSimAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	setFile(t, path, "510\n") // inside
+	lightIs(t, b, 510)
 	if alerted(b, 300*time.Millisecond) {
 		t.Fatal("alert for a level inside the window")
 	}
@@ -58,21 +84,25 @@ func TestSimAlert(t *testing.T) {
 		text  string
 		level int
 	}{{"100\n", 100}, {"900", 900}} {
+		setFile(t, path, "500\n") // back inside, then armed
+		lightIs(t, b, 500)
 		if err := b.Watch(471, 529); err != nil {
 			t.Fatal(err)
 		}
+		drain(b)
 		setFile(t, path, tc.text)
 		if !alerted(b, 5*time.Second) {
 			t.Fatalf("no alert within 5s after the light went to %d", tc.level)
 		}
 		if v, err := b.Light(); err != nil || v != tc.level {
-			t.Fatalf("Light() = %d, %v; want %d", v, err, tc.level)
+			t.Fatalf("Light() after the alert = %d, %v; want %d", v, err, tc.level)
 		}
 	}
 	// A file written in place (echo 100 > file) is seen too.
 	if err := b.Watch(871, 929); err != nil {
 		t.Fatal(err)
 	}
+	drain(b)
 	writeFile(t, path, "300\n")
 	if !alerted(b, 5*time.Second) {
 		t.Fatal("no alert after the file was written in place")
@@ -87,11 +117,20 @@ func TestSimAlert(t *testing.T) {
 // day/night curve on its own, and alerts when it leaves the window.
 func TestSimAlertCurve(t *testing.T) {
 	b := openSim(t, Config{AlertPin: "GPIO6", SimPeriod: 2 * time.Second})
-	if err := b.Watch(450, 470); err != nil { // the curve passes the middle twice a period
+	v, err := b.Light()
+	if err != nil {
 		t.Fatal(err)
 	}
+	lo, hi := max(v-5, 0), min(v+5, 1000)
+	if err := b.Watch(lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	// Within a period the curve goes from day to night and back.
 	if !alerted(b, 5*time.Second) {
 		t.Fatal("no alert from the day/night curve")
+	}
+	if v, err := b.Light(); err != nil || v >= lo && v <= hi {
+		t.Fatalf("Light() after the alert = %d, %v; want outside %d..%d", v, err, lo, hi)
 	}
 }
 

@@ -36,7 +36,8 @@ type Hardware interface {
 // change that publish_gap held back, so steady light costs no sampling.
 type Watcher interface {
 	// Watch arms the sensor: Alerts receives once the level goes below lo
-	// or above hi. Reading the sensor disarms it.
+	// or above hi. The device calls it after every sample, with the window
+	// around the level published last.
 	Watch(lo, hi int) error
 	// Alerts is nil when the hardware cannot watch.
 	Alerts() <-chan struct{}
@@ -537,7 +538,9 @@ func (d *Device) due(v int, now time.Time) (due, event, held bool) {
 	}
 	// Half a sample period of slack: ticks are not exact, and a heartbeat
 	// must not slip by a whole period because one came a microsecond early.
-	return now.Sub(d.lastPubAt) >= d.cfg.Interval-d.samplePeriod()/2, false, changed
+	// A change that goes out as a heartbeat is not held back.
+	beat := now.Sub(d.lastPubAt) >= d.cfg.Interval-d.samplePeriod()/2
+	return beat, false, changed && !beat
 }
 
 // window is the range of levels that would not be published as a change:
@@ -606,13 +609,20 @@ func (d *Device) watchSample(w Watcher, now time.Time) {
 
 // nextWake is when a watched device must sample without an alert: at the
 // next heartbeat; sooner for a held-back change, a deferred alert, a sensor
-// that could not be armed, and a failing sensor's retry.
+// that could not be armed, a failing sensor's retry, and the moment the
+// offline fallback is due (it decides by a sample, and a steady light sends
+// no alert).
 func (d *Device) nextWake() time.Time {
 	period := d.lastSampleAt.Add(d.samplePeriod())
 	if d.sensorErr != "" || !d.published {
 		return later(d.sensorRetry, period)
 	}
 	next := d.lastPubAt.Add(d.cfg.Interval)
+	if from := d.offlineFrom.Load(); from != 0 {
+		if due := time.Unix(0, from).Add(d.cfg.FallbackAfter); due.After(d.lastSampleAt) {
+			next = earlier(next, due)
+		}
+	}
 	if d.held {
 		next = earlier(next, later(d.lastEventAt.Add(d.cfg.PublishGap), period))
 	} else if d.alerted || !d.armed {

@@ -28,6 +28,7 @@ type watchedSensor struct {
 	watchErr error // Watch fails with it
 	storm    bool  // alert at every Watch, as a noisy input at the window's edge would
 	alerts   chan struct{}
+	led      bool
 }
 
 func newWatchedSensor(level int) *watchedSensor {
@@ -42,7 +43,12 @@ func (s *watchedSensor) Light() (int, error) {
 	return s.level, nil
 }
 
-func (s *watchedSensor) SetLED(bool) error { return nil }
+func (s *watchedSensor) SetLED(on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.led = on
+	return nil
+}
 
 func (s *watchedSensor) Watch(lo, hi int) error {
 	s.mu.Lock()
@@ -114,6 +120,7 @@ func runWatched(t *testing.T, hw Hardware, cfg Config) (<-chan paho.Message, *mq
 	return tel, logs
 }
 
+// nextLight returns the next reading's level and when the device took it.
 func nextLight(t *testing.T, tel <-chan paho.Message, within time.Duration) (int, time.Time) {
 	t.Helper()
 	select {
@@ -122,10 +129,27 @@ func nextLight(t *testing.T, tel <-chan paho.Message, within time.Duration) (int
 		if err != nil {
 			t.Fatalf("telemetry %s: %v", m.Payload(), err)
 		}
-		return r.Light, time.Now()
+		return r.Light, r.TS
 	case <-time.After(within):
 		t.Fatalf("no reading within %s", within)
 		return 0, time.Time{}
+	}
+}
+
+// armedAt waits until the sensor is armed at lo..hi: the device arms it
+// after storing the reading, so the reading may reach a subscriber first.
+func armedAt(t *testing.T, hw *watchedSensor, lo, hi int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, armed, gotLo, gotHi := hw.stats()
+		if armed && gotLo == lo && gotHi == hi {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sensor armed %v at %d..%d, want armed at %d..%d", armed, gotLo, gotHi, lo, hi)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -140,13 +164,10 @@ func TestWatchedSteadyLight(t *testing.T) {
 		}
 	}
 	// Polled at 10 ms, about 200 reads by now.
-	reads, armed, lo, hi := hw.stats()
-	if reads > 4 {
+	if reads, _, _, _ := hw.stats(); reads > 4 {
 		t.Errorf("%d sensor reads for 3 readings of steady light, want one per reading", reads)
 	}
-	if !armed || lo != 471 || hi != 529 {
-		t.Errorf("sensor armed %v at %d..%d, want armed at 471..529 (500 ± deadband 30, exclusive)", armed, lo, hi)
-	}
+	armedAt(t, hw, 471, 529) // 500 ± deadband 30, exclusive
 }
 
 // TestWatchedChange: a change wakes the device at once and re-arms the
@@ -155,6 +176,7 @@ func TestWatchedChange(t *testing.T) {
 	hw := newWatchedSensor(500)
 	tel, _ := runWatched(t, hw, Config{ID: "change", Interval: time.Minute, SampleEvery: 10 * time.Millisecond, Deadband: 30})
 	nextLight(t, tel, 5*time.Second)
+	armedAt(t, hw, 471, 529)
 	hw.set(510) // inside the window: nothing
 	hw.set(100)
 	set := time.Now()
@@ -162,20 +184,17 @@ func TestWatchedChange(t *testing.T) {
 	if v != 100 {
 		t.Fatalf("published %d, want 100", v)
 	}
-	if took := at.Sub(set); took > time.Second {
-		t.Errorf("darkness published after %s, want at once", took)
+	// With a heartbeat a minute away, only the alert can explain it.
+	if took := at.Sub(set); took > 5*time.Second {
+		t.Errorf("darkness taken %s after it came, want at once", took)
 	}
-	if _, armed, lo, hi := hw.stats(); !armed || lo != 71 || hi != 129 {
-		t.Errorf("sensor armed %v at %d..%d, want 71..129", armed, lo, hi)
-	}
+	armedAt(t, hw, 71, 129)
 	hw.set(290) // a move of 190, still dark
 	if v, _ := nextLight(t, tel, 5*time.Second); v != 290 {
 		t.Fatalf("published %d, want 290", v)
 	}
-	if _, _, lo, hi := hw.stats(); lo != 261 || hi != 299 {
-		t.Errorf("sensor armed at %d..%d, want 261..299: crossing threshold 300 must wake the device", lo, hi)
-	}
-	hw.set(300) // across the threshold by one
+	armedAt(t, hw, 261, 299) // crossing threshold 300 must wake the device
+	hw.set(300)              // across the threshold by one
 	if v, _ := nextLight(t, tel, 5*time.Second); v != 300 {
 		t.Fatalf("published %d, want 300", v)
 	}
@@ -196,8 +215,10 @@ func TestWatchedHeldChange(t *testing.T) {
 	if v != 800 {
 		t.Fatalf("published %d, want 800", v)
 	}
-	if took := at.Sub(first); took < gap-50*time.Millisecond || took > gap+time.Second {
-		t.Errorf("held change published %s after the previous one, want at the end of publish_gap %s", took, gap)
+	// Taken (ts) no sooner than the gap after the previous change, and not
+	// much later: the device woke for it, with no heartbeat in sight.
+	if took := at.Sub(first); took < gap || took > gap+3*time.Second {
+		t.Errorf("held change taken %s after the previous one, want at the end of publish_gap %s", took, gap)
 	}
 }
 
@@ -209,8 +230,49 @@ func TestWatchedAlertStorm(t *testing.T) {
 	hw.storm = true
 	runWatched(t, hw, Config{ID: "storm", Interval: time.Minute, SampleEvery: 50 * time.Millisecond, Deadband: 30})
 	time.Sleep(time.Second)
-	if reads, _, _, _ := hw.stats(); reads > 25 {
+	// About 20; a loop that stopped answering alerts would make 1 or 2.
+	if reads, _, _, _ := hw.stats(); reads > 25 || reads < 5 {
 		t.Errorf("%d reads in 1 s of alerts at sample_every 50ms, want about 20", reads)
+	}
+}
+
+// TestWatchedFallback: with the broker away and a steady light, no alert
+// comes; the device still wakes when the offline fallback is due.
+func TestWatchedFallback(t *testing.T) {
+	hw := newWatchedSensor(100) // dark, steady
+	ob, err := outbox.Open(t.TempDir(), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	d, err := New(Config{ID: "alone", Broker: "tcp://" + mqtttest.FreeAddr(t), Interval: time.Minute,
+		SampleEvery: 10 * time.Millisecond, Deadband: 30, Threshold: DefaultThreshold, FallbackAfter: 500 * time.Millisecond}, hw, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s")
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second) // the heartbeat is a minute away
+	for {
+		hw.mu.Lock()
+		on := hw.led
+		hw.mu.Unlock()
+		if on {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the LED did not go on by the offline fallback within 10s (fallback_after 500ms)")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -121,6 +121,7 @@ func New(opts Options) (*Link, error) {
 		SetUsername(opts.Username).
 		SetPassword(opts.Password).
 		SetCleanSession(true).
+		SetStore(newNoResendStore()).
 		// Handlers run concurrently and never block each other; ordering of
 		// telemetry is the caller's job (it sends in seq order and waits).
 		SetOrderMatters(false).

@@ -125,11 +125,9 @@ func (b *Board) openSim() error {
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
 	}
-	// Num -1: no real pin number, as periph's pin.INVALID.
-	b.simPin = &gpiotest.Pin{N: cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
-	l, err := led.New(b.simPin)
+	l, err := b.openSimLED()
 	if err != nil {
-		return fmt.Errorf("sim: %w", err)
+		return err
 	}
 	b.hat, b.led, b.bus, b.pin = hat, l, b.simHat, b.simPin
 	src := "a " + cfg.SimPeriod.String() + " day/night curve"
@@ -139,6 +137,17 @@ func (b *Board) openSim() error {
 	b.desc = fmt.Sprintf("simulated Grove Base Hat (product 0x%04x, firmware %d) at addr 0x%02x, LED on %s (simulated), light from %s",
 		hat.ProductID(), hat.Firmware(), hat.Addr(), cfg.LEDPin, src)
 	return nil
+}
+
+// openSimLED drives a fake LED pin.
+func (b *Board) openSimLED() (*led.Dev, error) {
+	// Num -1: no real pin number, as periph's pin.INVALID.
+	b.simPin = &gpiotest.Pin{N: b.cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
+	l, err := led.New(b.simPin)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	return l, nil
 }
 
 // openSimADS emulates an ADS1115 with the light sensor on its channel and
@@ -170,10 +179,9 @@ func (b *Board) openSimADS() (err error) {
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
 	}
-	b.simPin = &gpiotest.Pin{N: cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
-	l, err := led.New(b.simPin)
+	l, err := b.openSimLED()
 	if err != nil {
-		return fmt.Errorf("sim: %w", err)
+		return err
 	}
 	if b.watch, err = startAlerts(chip.Alert()); err != nil {
 		return fmt.Errorf("sim: alert pin: %w", err)

@@ -136,7 +136,8 @@ func New(opts Options) (*Link, error) {
 		SetConnectionAttemptHandler(l.onAttempt).
 		SetConnectionNotificationHandler(l.onNotification).
 		SetOnConnectHandler(l.onConnect).
-		SetConnectionLostHandler(l.onLost)
+		SetConnectionLostHandler(l.onLost).
+		SetCustomOpenConnectionFn(dial)
 	if opts.TLS != nil {
 		po.SetTLSConfig(opts.TLS)
 	}

@@ -63,9 +63,13 @@
 //     appended at the cut may be torn and is cut by Open. Each record costs
 //     an fdatasync (about 0.6 ms here, 5-50 ms on an SD card).
 //
-// In both modes acknowledgements are synced on the SyncEvery schedule: a
-// power cut may forget the last second of acks, and those records are sent
-// again. Consumers drop duplicates by seq.
+// In both modes an acknowledgement is synced at once if the last sync is
+// SyncEvery old, else when it becomes so; the sync covers every record and
+// ack before it. A connected device's reading is acknowledged a moment after
+// it is appended, so at 5 s readings each is on the device within
+// milliseconds, in the wake-up that sent it. A power cut may forget the last
+// second of acks, and those records are sent again. Consumers drop
+// duplicates by seq.
 //
 // # Cap
 //

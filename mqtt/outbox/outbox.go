@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,7 +20,8 @@ type SyncMode int
 
 const (
 	// SyncGrouped fdatasyncs at most Options.SyncEvery after an append,
-	// covering every record appended meanwhile with one device flush.
+	// covering every record appended meanwhile with one device flush; sooner
+	// when an ack comes and the last flush is SyncEvery old.
 	SyncGrouped SyncMode = iota
 	// SyncAlways fdatasyncs every record before Append returns.
 	SyncAlways
@@ -62,8 +64,9 @@ type Options struct {
 	// Sync is SyncGrouped (default) or SyncAlways.
 	Sync SyncMode
 	// SyncEvery is, with SyncGrouped, the longest time between an append and
-	// the fdatasync that makes it durable; acks are synced on the same
-	// schedule in both modes. Default 1 s.
+	// the fdatasync that makes it durable, and in both modes the shortest
+	// time between two of the sync goroutine's flushes. An ack is synced at
+	// once if the last flush is that old, else when it becomes so. Default 1 s.
 	SyncEvery time.Duration
 	// Logger receives damage, drop and sync-failure reports. Nil discards
 	// them. The Outbox adds no component tag; the caller does.
@@ -171,7 +174,9 @@ type Outbox struct {
 	writeAt func(f *os.File, b []byte, off int64) (int, error)
 
 	appended chan struct{}
-	kick     chan struct{}
+	kick     chan struct{} // a change to sync within SyncEvery
+	ackKick  chan struct{} // an ack: sync as soon as SyncEvery allows
+	flushes  atomic.Uint64 // by syncLoop, for tests
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -210,6 +215,7 @@ func Open(dir string, opts Options) (*Outbox, error) {
 		writeAt:  (*os.File).WriteAt,
 		appended: make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
+		ackKick:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -741,7 +747,7 @@ func (o *Outbox) Rewind() {
 // Ack records that the broker confirmed the record with this seq. Acks may
 // come in any order; the ack position advances over the contiguous
 // acknowledged prefix and is written at once (surviving a process crash) and
-// synced on the SyncEvery schedule. Acking an acknowledged seq does nothing;
+// synced at once if the last sync is SyncEvery old, else when it becomes so. Acking an acknowledged seq does nothing;
 // acking a seq Next never delivered is an error.
 func (o *Outbox) Ack(seq uint64) error {
 	o.mu.Lock()
@@ -765,6 +771,10 @@ func (o *Outbox) Ack(seq uint64) error {
 	}
 	if err := o.writeAck(); err != nil {
 		return fmt.Errorf("outbox: ack seq %d: record the ack position (kept in memory, retried at the next sync): %w", seq, err)
+	}
+	select {
+	case o.ackKick <- struct{}{}:
+	default:
 	}
 	return nil
 }
@@ -808,35 +818,60 @@ func (o *Outbox) kickSync() {
 	}
 }
 
-// syncLoop is the grouped sync: the first change after a flush arms a timer,
-// and the flush when it fires covers every change meanwhile. It sleeps while
-// nothing changes, so an idle device does not wake up.
+// syncLoop is the grouped sync. A change arms a timer, and the flush when
+// it fires covers every change meanwhile. An ack flushes at once if the last
+// flush is at least SyncEvery old, and otherwise when it becomes so: on a
+// connected device a reading is acknowledged a moment after it is appended,
+// so its record and the previous reading's ack reach the disk in the same
+// wake-up, with no second one a second later. Flushes are never closer than
+// SyncEvery. It sleeps while nothing changes, so an idle device does not
+// wake up.
 func (o *Outbox) syncLoop() {
 	defer close(o.done)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	var last, due time.Time // the last flush's start; the armed flush (zero: none)
+	arm := func(at time.Time) {
+		if due.IsZero() || at.Before(due) {
+			due = at
+			t.Reset(time.Until(at))
+		}
+	}
 	for {
+		var fire <-chan time.Time
+		if !due.IsZero() {
+			fire = t.C
+		}
 		select {
 		case <-o.stop:
 			return
 		case <-o.kick:
-		}
-		t := time.NewTimer(o.opts.SyncEvery)
-		select {
-		case <-o.stop:
+			arm(time.Now().Add(o.opts.SyncEvery))
+			continue
+		case <-o.ackKick:
+			if next := last.Add(o.opts.SyncEvery); next.After(time.Now()) {
+				arm(next)
+				continue
+			}
 			t.Stop()
-			return
-		case <-t.C:
+		case <-fire:
 		}
+		due = time.Time{}
 		// The flush covers every change made before it, also those that
-		// kicked again meanwhile (a reading's ack a moment after its
-		// append): without this, they would cost a second, empty flush
-		// and a wake-up a second later.
-		select {
-		case <-o.kick:
-		default:
+		// kicked meanwhile: without this, they would cost a second, empty
+		// flush and a wake-up a second later.
+		for _, c := range []chan struct{}{o.kick, o.ackKick} {
+			select {
+			case <-c:
+			default:
+			}
 		}
+		last = time.Now()
 		o.syncMu.Lock()
 		err := o.flush()
 		o.syncMu.Unlock()
+		o.flushes.Add(1)
 		if err != nil {
 			o.log.Error("sync failed: records and acks since the last good sync may not survive a power cut", "err", err)
 		}

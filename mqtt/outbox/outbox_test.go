@@ -218,6 +218,40 @@ func TestGroupedSyncRuns(t *testing.T) {
 	}
 }
 
+// TestAckSyncsAtOnce: an append alone waits for SyncEvery; the ack that
+// follows it flushes at once, covering both, when the last flush is SyncEvery
+// old; a second ack within SyncEvery waits. (A connected device's reading and
+// its ack then share one wake-up.)
+func TestAckSyncsAtOnce(t *testing.T) {
+	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: time.Hour})
+	flushes := func(want uint64, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for o.flushes.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d flushes, want %d", what, o.flushes.Load(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // room for a flush that should not come
+		if got := o.flushes.Load(); got != want {
+			t.Fatalf("%s: %d flushes, want %d", what, got, want)
+		}
+	}
+	first := appendN(t, o, 1)
+	flushes(0, "after an append")
+	drain(t, o, 10)
+	ackAll(t, o, first)
+	flushes(1, "after its ack")
+	second := appendN(t, o, 1)
+	drain(t, o, 10)
+	ackAll(t, o, second)
+	flushes(1, "after a second ack within SyncEvery")
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUncleanOpenSkipsReservedSeqs builds what a power cut leaves under
 // SyncGrouped: the segments as of the last sync, while records appended
 // after it had already been published; the state file as written (its

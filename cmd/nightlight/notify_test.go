@@ -77,6 +77,37 @@ func (n *notifySocket) count(want string, d time.Duration) int {
 	}
 }
 
+// TestWatchdogSlowLoop: with readings only every 5 s the main loop passes
+// seldom, and its own ticker must still feed the watchdog (the ticker is
+// pushed back at each ping, which must not stop it).
+func TestWatchdogSlowLoop(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	sock := newNotifySocket(t)
+	dir := t.TempDir()
+	light := filepath.Join(dir, "light")
+	setLight(t, light, 500)
+	conf := filepath.Join(dir, "nightlight.yaml")
+	os.WriteFile(conf, []byte("hardware: sim\nid: slowloop\ninterval: 5s\nsample_every: 0s\nbroker: "+b.URL()+"\nsim_light: "+light+"\n"), 0o644)
+	cmd := exec.Command(binary(t), "run", "--config", conf, "--state-dir", filepath.Join(dir, "state"))
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=200000")
+	out := new(mqtttest.Log)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", out.String())
+		}
+	}()
+	sock.expect(t, "READY=1", 10*time.Second)
+	if n := sock.count("WATCHDOG=1", 2*time.Second); n < 6 {
+		t.Fatalf("%d watchdog pings in 2s with WATCHDOG_USEC=200000 and a reading every 5s, want one every 100ms or so", n)
+	}
+}
+
 // TestSystemdNotify runs the daemon as systemd would (NOTIFY_SOCKET,
 // WATCHDOG_USEC) and checks the whole sequence: READY once the hardware and
 // outbox are open, a STATUS line that follows the state, WATCHDOG pings from

@@ -287,11 +287,14 @@ func (d *Device) Run(ctx context.Context) error {
 		d.log.Info("sampling", "on", "sensor alert", "at_most_every", d.samplePeriod(), "heartbeat", d.cfg.Interval)
 	}
 	// The watchdog is fed by this loop, so it needs a pass at least that
-	// often even when sampling is slower.
+	// often even when sampling is slower. Each ping pushes the ticker back,
+	// so while the loop passes often enough anyway (a 5 s heartbeat against
+	// systemd's 15 s) it never fires: no wake-up of its own.
 	wd := sup.WatchdogInterval()
 	var heartbeat <-chan time.Time
+	var hb *time.Ticker
 	if wd > 0 {
-		hb := time.NewTicker(wd)
+		hb = time.NewTicker(wd)
 		defer hb.Stop()
 		heartbeat = hb.C
 	}
@@ -311,6 +314,7 @@ loop:
 		if now := time.Now(); wd > 0 && now.Sub(pinged) >= wd/2 {
 			sup.Watchdog()
 			pinged = now
+			hb.Reset(wd)
 		}
 		if now := time.Now(); now.Sub(reported) >= statusEvery {
 			sup.Status(d.statusLine(l))

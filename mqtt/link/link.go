@@ -25,8 +25,11 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	DefaultTimeout    = 10 * time.Second
-	DefaultKeepAlive  = 10 * time.Second // a dead link is noticed within 20 s
+	DefaultTimeout = 10 * time.Second
+	// DefaultKeepAlive: a dead link is noticed within 30 s. Above 10 s paho
+	// checks the link every 5 s, at or below every KeepAlive/4; each check
+	// wakes the process, so 15 s costs one wake-up per 5 s and 10 s two.
+	DefaultKeepAlive  = 15 * time.Second
 	DefaultMaxBackoff = 10 * time.Second
 )
 
@@ -58,7 +61,7 @@ type Options struct {
 	Password   string             // optional
 	TLS        *tls.Config        // for ssl:// brokers; nil: the system's CA pool, server name from the URL
 	Timeout    time.Duration      // bounds each connect attempt, publish and subscribe wait
-	KeepAlive  time.Duration      // whole seconds; a link that stops passing packets is noticed within 2x this (paho checks every K/4, pings after K of silence, gives up K/2 later)
+	KeepAlive  time.Duration      // whole seconds; a link that stops passing packets is noticed within 2x this (paho checks every K/4 up to 10 s and every 5 s above, pings after K of silence, gives up K/2 later)
 	MaxBackoff time.Duration      // the cap of the reconnect backoff
 	Birth      *Message           // published on every connect once subscribed, before OnConnect runs (retained "online")
 	Will       *Message           // the Last Will the broker publishes if we vanish

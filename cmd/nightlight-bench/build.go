@@ -24,13 +24,16 @@ type binaries struct{ device, server string }
 
 type scripts struct{ device, server string }
 
-// buildOurs builds both programs as they ship: stripped, without paths of
-// the build machine.
+// buildOurs builds both programs as the .debs ship them: static
+// (CGO_ENABLED=0: no C library mapped, 1.5 MB less resident), stripped,
+// without paths of the build machine.
 func buildOurs(ctx context.Context, dir string) (binaries, error) {
 	b := binaries{device: filepath.Join(dir, "nightlight"), server: filepath.Join(dir, "nightlight-server")}
 	for out, pkg := range map[string]string{b.device: "nightlight/cmd/nightlight", b.server: "nightlight/cmd/nightlight-server"} {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		msg, err := commandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg).CombinedOutput()
+		c := commandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+		c.Env = append(c.Env, "CGO_ENABLED=0")
+		msg, err := c.CombinedOutput()
 		cancel()
 		if err != nil {
 			return b, fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)

@@ -118,7 +118,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	o.progress("building our binaries (stripped)")
+	o.progress("building our binaries (static, stripped)")
 	bins, err := buildOurs(ctx, dir)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func describeMachine(ctx context.Context, py python, mosquittoBin string) machin
 }
 
 type sizes struct {
-	device, server             int64 // our stripped binaries, bytes
+	device, server             int64 // our static, stripped binaries, bytes
 	deviceScript, serverScript int64 // the lesson's, bytes
 	paho                       pkg
 	interpreter                []pkg
@@ -169,8 +169,8 @@ func (r *report) markdown() string {
 			return lesson
 		}
 	}
-	row("device program", "", ourCell(fmt.Sprintf("%.1f MB (stripped binary)", float64(s.device)/1e6), kb(s.deviceScript)+" (device.py)"))
-	row("server program", "", ourCell(fmt.Sprintf("%.1f MB (stripped binary)", float64(s.server)/1e6), kb(s.serverScript)+" (server.py)"))
+	row("device program", "", ourCell(fmt.Sprintf("%.1f MB (static, stripped)", float64(s.device)/1e6), kb(s.deviceScript)+" (device.py)"))
+	row("server program", "", ourCell(fmt.Sprintf("%.1f MB (static, stripped)", float64(s.server)/1e6), kb(s.serverScript)+" (server.py)"))
 	row("MQTT library installed", "", ourCell("inside the binaries", installed([]pkg{s.paho})))
 	row("interpreter installed", "", ourCell("none", installed(s.interpreter)))
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/url"
 	"syscall"
@@ -21,45 +22,67 @@ import (
 // reading) it holds the next one (the server's command) until we ACK the
 // first; a Linux receiver delays that ACK up to 40 ms, and the command waited
 // that long on every reading.
+//
+// One ConnectTimeout bounds the dial, a proxy's negotiation and the TLS
+// handshake together, as paho's tls.DialWithDialer does.
 func dial(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
+	secure := false
+	switch u.Scheme {
+	case "tcp", "mqtt":
+	case "ssl", "tls", "mqtts":
+		secure = true
+	default:
+		return nil, fmt.Errorf("scheme %q is not supported: use tcp:// or ssl://", u.Scheme)
+	}
+	ctx := context.Background()
+	if o.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.ConnectTimeout)
+		defer cancel()
+	}
 	d := o.Dialer
 	if d == nil {
-		d = &net.Dialer{Timeout: o.ConnectTimeout}
+		d = &net.Dialer{}
 	}
-	c, err := proxy.FromEnvironmentUsing(d).Dial("tcp", u.Host)
+	var c net.Conn
+	var err error
+	switch pd := proxy.FromEnvironmentUsing(d).(type) {
+	case proxy.ContextDialer:
+		c, err = pd.DialContext(ctx, "tcp", u.Host)
+	default:
+		c, err = pd.Dial("tcp", u.Host)
+	}
 	if err != nil {
 		return nil, err
 	}
 	c = newAckingConn(c)
-	switch u.Scheme {
-	case "ssl", "tls", "mqtts":
-		cfg := &tls.Config{}
-		if o.TLSConfig != nil {
-			cfg = o.TLSConfig.Clone()
-		}
-		if cfg.ServerName == "" {
-			cfg.ServerName = u.Hostname()
-		}
-		tc := tls.Client(c, cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
-		defer cancel()
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return tc, nil
+	if !secure {
+		return c, nil
 	}
-	return c, nil
+	cfg := &tls.Config{}
+	if o.TLSConfig != nil {
+		cfg = o.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return tc, nil
 }
+
+// quickAcks is off only in the benchmark that shows what it is for.
+var quickAcks = true
 
 // ackingConn reads through a buffer, and after every read from the socket
 // asks the kernel to acknowledge at once (TCP_QUICKACK, which Linux forgets
 // again by itself, hence once per read). The buffer turns paho's reads of a
 // byte or two at a time into one read per burst of packets, so the extra
-// call still leaves fewer system calls than before.
-// quickAcks is off only in the benchmark that shows what it is for.
-var quickAcks = true
-
+// call still leaves fewer system calls than before. A connection through a
+// SOCKS proxy has no socket of ours to set, and is left as it is.
 type ackingConn struct {
 	net.Conn
 	r *bufio.Reader

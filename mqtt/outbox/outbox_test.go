@@ -252,6 +252,29 @@ func TestAckSyncsAtOnce(t *testing.T) {
 	}
 }
 
+// TestSyncWithoutAck: an append that is never acknowledged is flushed
+// SyncEvery later, and an ack that comes within SyncEvery of that flush is
+// flushed when SyncEvery has passed, not forgotten.
+func TestSyncWithoutAck(t *testing.T) {
+	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: 20 * time.Millisecond})
+	waitFlushes := func(want uint64, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); o.flushes.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d flushes, want %d", what, o.flushes.Load(), want)
+			}
+		}
+	}
+	seqs := appendN(t, o, 1)
+	waitFlushes(1, "an append alone")
+	drain(t, o, 10)
+	ackAll(t, o, seqs)
+	waitFlushes(2, "its ack, after the append's flush")
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUncleanOpenSkipsReservedSeqs builds what a power cut leaves under
 // SyncGrouped: the segments as of the last sync, while records appended
 // after it had already been published; the state file as written (its

@@ -289,7 +289,8 @@ func (d *Device) Run(ctx context.Context) error {
 	// The watchdog is fed by this loop, so it needs a pass at least that
 	// often even when sampling is slower. Each ping pushes the ticker back,
 	// so while the loop passes often enough anyway (a 5 s heartbeat against
-	// systemd's 15 s) it never fires: no wake-up of its own.
+	// pings due every 15 s under WatchdogSec=30) it never fires: no wake-up
+	// of its own.
 	wd := sup.WatchdogInterval()
 	var heartbeat <-chan time.Time
 	var hb *time.Ticker

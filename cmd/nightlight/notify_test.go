@@ -77,38 +77,52 @@ func (n *notifySocket) count(want string, d time.Duration) int {
 	}
 }
 
+// notified is the daemon run as systemd would run it.
+type notified struct {
+	cmd              *exec.Cmd
+	sock             *notifySocket
+	out              *mqtttest.Log // written by exec's copier while we read it
+	dir, light, conf string
+}
+
+// startNotified runs the daemon on the simulated board with NOTIFY_SOCKET
+// and WATCHDOG_USEC=200000, settings (YAML lines) plus the broker and a
+// light file at level. It is killed when the test ends, and its output
+// logged if the test failed.
+func startNotified(t *testing.T, b mqtttest.Broker, level int, settings string) *notified {
+	t.Helper()
+	n := &notified{sock: newNotifySocket(t), dir: t.TempDir(), out: new(mqtttest.Log)}
+	n.light = filepath.Join(n.dir, "light")
+	setLight(t, n.light, level)
+	n.conf = filepath.Join(n.dir, "nightlight.yaml")
+	if err := os.WriteFile(n.conf, []byte("hardware: sim\n"+settings+"broker: "+b.URL()+"\nsim_light: "+n.light+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(binary(t), "run", "--config", n.conf, "--state-dir", filepath.Join(n.dir, "state"))
+	n.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.sock.path, "WATCHDOG_USEC=200000")
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", n.out.String())
+		}
+	})
+	return n
+}
+
 // TestWatchdogSlowLoop: with readings only every 5 s the main loop passes
 // seldom, and its own ticker must still feed the watchdog (the ticker is
 // pushed back at each ping, which must not stop it). That the ticker stays
 // quiet while the loop passes often enough is not observable from here; it
 // saves a wake-up, not a ping.
 func TestWatchdogSlowLoop(t *testing.T) {
-	b := mqtttest.Embedded(t)
-	sock := newNotifySocket(t)
-	dir := t.TempDir()
-	light := filepath.Join(dir, "light")
-	setLight(t, light, 500)
-	conf := filepath.Join(dir, "nightlight.yaml")
-	if err := os.WriteFile(conf, []byte("hardware: sim\nid: slowloop\ninterval: 5s\nsample_every: 0s\nbroker: "+b.URL()+"\nsim_light: "+light+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary(t), "run", "--config", conf, "--state-dir", filepath.Join(dir, "state"))
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=200000")
-	out := new(mqtttest.Log)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("daemon output:\n%s", out.String())
-		}
-	}()
-	sock.expect(t, "READY=1", 10*time.Second)
-	if n := sock.count("WATCHDOG=1", 2*time.Second); n < 6 {
-		t.Fatalf("%d watchdog pings in 2s with WATCHDOG_USEC=200000 and a reading every 5s, want one every 100ms or so", n)
+	n := startNotified(t, mqtttest.Embedded(t), 500, "id: slowloop\ninterval: 5s\nsample_every: 0s\n")
+	n.sock.expect(t, "READY=1", 10*time.Second)
+	if pings := n.sock.count("WATCHDOG=1", 2*time.Second); pings < 6 {
+		t.Fatalf("%d watchdog pings in 2s with WATCHDOG_USEC=200000 and a reading every 5s, want one every 100ms or so", pings)
 	}
 }
 
@@ -119,26 +133,8 @@ func TestWatchdogSlowLoop(t *testing.T) {
 // and READY around SIGHUP, STOPPING at SIGTERM.
 func TestSystemdNotify(t *testing.T) {
 	b := mqtttest.Embedded(t)
-	sock := newNotifySocket(t)
-	dir := t.TempDir()
-	light := filepath.Join(dir, "light")
-	setLight(t, light, 120)
-	conf := filepath.Join(dir, "nightlight.yaml")
-	os.WriteFile(conf, []byte("hardware: sim\nid: notified\ninterval: 100ms\nbroker: "+b.URL()+"\nsim_light: "+light+"\n"), 0o644)
-
-	cmd := exec.Command(binary(t), "run", "--config", conf, "--state-dir", filepath.Join(dir, "state"))
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.path, "WATCHDOG_USEC=200000")
-	out := new(mqtttest.Log) // written by exec's copier while we read it
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	defer func() {
-		if t.Failed() {
-			t.Logf("daemon output:\n%s", out.String())
-		}
-	}()
+	n := startNotified(t, b, 120, "id: notified\ninterval: 100ms\n")
+	cmd, sock, out, dir, light, conf := n.cmd, n.sock, n.out, n.dir, n.light, n.conf
 
 	sock.expect(t, "READY=1", 10*time.Second)
 	// The status line is renewed at most once a second and only when it

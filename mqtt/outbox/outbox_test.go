@@ -226,13 +226,7 @@ func TestAckSyncsAtOnce(t *testing.T) {
 	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: time.Hour})
 	flushes := func(want uint64, what string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for o.flushes.Load() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d flushes, want %d", what, o.flushes.Load(), want)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitFlushes(t, o, want, what)
 		time.Sleep(20 * time.Millisecond) // room for a flush that should not come
 		if got := o.flushes.Load(); got != want {
 			t.Fatalf("%s: %d flushes, want %d", what, got, want)
@@ -257,21 +251,23 @@ func TestAckSyncsAtOnce(t *testing.T) {
 // flushed when SyncEvery has passed, not forgotten.
 func TestSyncWithoutAck(t *testing.T) {
 	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: 20 * time.Millisecond})
-	waitFlushes := func(want uint64, what string) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); o.flushes.Load() < want; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d flushes, want %d", what, o.flushes.Load(), want)
-			}
-		}
-	}
 	seqs := appendN(t, o, 1)
-	waitFlushes(1, "an append alone")
+	waitFlushes(t, o, 1, "an append alone")
 	drain(t, o, 10)
 	ackAll(t, o, seqs)
-	waitFlushes(2, "its ack, after the append's flush")
+	waitFlushes(t, o, 2, "its ack, after the append's flush")
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitFlushes waits until the sync goroutine has flushed want times.
+func waitFlushes(t *testing.T, o *Outbox, want uint64, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); o.flushes.Load() < want; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d flushes, want %d", what, o.flushes.Load(), want)
+		}
 	}
 }
 

@@ -747,7 +747,8 @@ func (o *Outbox) Rewind() {
 // Ack records that the broker confirmed the record with this seq. Acks may
 // come in any order; the ack position advances over the contiguous
 // acknowledged prefix and is written at once (surviving a process crash) and
-// synced at once if the last sync is SyncEvery old, else when it becomes so. Acking an acknowledged seq does nothing;
+// synced at once if the last sync is SyncEvery old, else when it becomes so.
+// Acking an acknowledged seq does nothing;
 // acking a seq Next never delivered is an error.
 func (o *Outbox) Ack(seq uint64) error {
 	o.mu.Lock()
@@ -822,8 +823,8 @@ func (o *Outbox) kickSync() {
 // it fires covers every change meanwhile. An ack flushes at once if the last
 // flush is at least SyncEvery old, and otherwise when it becomes so: on a
 // connected device a reading is acknowledged a moment after it is appended,
-// so its record and the previous reading's ack reach the disk in the same
-// wake-up, with no second one a second later. Flushes are never closer than
+// so its record and its ack reach the disk in the wake-up that sent it, with
+// no second one a second later. Flushes are never closer than
 // SyncEvery. It sleeps while nothing changes, so an idle device does not
 // wake up.
 func (o *Outbox) syncLoop() {

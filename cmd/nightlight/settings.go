@@ -88,7 +88,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.DurationVar(&s.FallbackAfter, "fallback-after", device.DefaultFallbackAfter, "how long without the broker before the device applies the threshold itself")
 	fs.DurationVar(&s.MaxCommandAge, "max-command-age", device.DefaultMaxCommandAge, "commands decided longer ago than this are not applied")
 	fs.DurationVar(&s.KeepAlive, "keepalive", link.DefaultKeepAlive, "MQTT keepalive: a link that silently stops passing packets is noticed within twice this")
-	fs.StringVar(&s.OutboxSync, "outbox-sync", "grouped", "when readings reach the disk: grouped (once a second) or always (every reading)")
+	fs.StringVar(&s.OutboxSync, "outbox-sync", "grouped", "when readings reach the disk: grouped (within a second unless delivered by then) or always (every reading)")
 	fs.IntVar(&s.OutboxMaxMB, "outbox-max-mb", 64, "disk budget of the outbox in MiB; beyond it the oldest readings are dropped")
 	s.LogLevel = slog.LevelInfo
 	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")

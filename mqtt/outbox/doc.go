@@ -52,24 +52,27 @@
 // SIGKILL) loses nothing in either mode: after restart every record not
 // acknowledged is delivered again, in order.
 //
-// A power cut (or kernel panic) loses what was not yet on the device:
+// A power cut (or kernel panic) loses what was not yet on the device. The
+// outbox forces to the device what the broker does not have; what it has
+// confirmed is left to the kernel's write-back (about 30 s on Linux):
 //
-//   - SyncGrouped (default): the records appended in the last SyncEvery
-//     (1 s) plus the duration of one sync. Any of those already published
-//     are at the server but no longer on the device; their seqs are never
-//     reused. One fdatasync per SyncEvery covers all records and acks, which
-//     keeps an SD card's write count low (Telegraf 18085, ESPHome 3648).
+//   - SyncGrouped (default): a record not acknowledged is synced at most
+//     SyncEvery (1 s) after its append, with one fdatasync for every record
+//     appended meanwhile, which keeps an SD card's write count low (Telegraf
+//     18085, ESPHome 3648). A power cut loses the records of the last
+//     SyncEvery plus one sync; any of those already published are at the
+//     server, and their seqs are never reused.
 //   - SyncAlways: nothing that Append returned for; the record being
 //     appended at the cut may be torn and is cut by Open. Each record costs
 //     an fdatasync (about 0.6 ms here, 5-50 ms on an SD card).
 //
-// In both modes an acknowledgement is synced at once if the last sync is
-// SyncEvery old, else when it becomes so; the sync covers every record and
-// ack before it. A connected device's reading is acknowledged a moment after
-// it is appended, so at 5 s readings each is on the device within
-// milliseconds, in the wake-up that sent it. A power cut may forget the last
-// second of acks, and those records are sent again. Consumers drop
-// duplicates by seq.
+// A record the broker acknowledged before its sync was due is not synced: a
+// connected device's reading costs no device flush at all. A power cut may
+// lose such records, or leave them torn (Open cuts the tail); they were
+// delivered. The ack position is synced before a segment is deleted, and by
+// Sync and Close; a power cut may forget the acks of the last write-back
+// interval, and the records still on the device are sent again. Consumers
+// drop duplicates by seq.
 //
 // # Cap
 //

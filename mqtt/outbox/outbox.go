@@ -19,9 +19,10 @@ import (
 type SyncMode int
 
 const (
-	// SyncGrouped fdatasyncs at most Options.SyncEvery after an append,
-	// covering every record appended meanwhile with one device flush; sooner
-	// when an ack comes and the last flush is SyncEvery old.
+	// SyncGrouped fdatasyncs a record at most Options.SyncEvery after its
+	// append, covering every record appended meanwhile with one device
+	// flush, unless the broker has acknowledged it by then: a record the
+	// broker has is left to the kernel's write-back.
 	SyncGrouped SyncMode = iota
 	// SyncAlways fdatasyncs every record before Append returns.
 	SyncAlways
@@ -64,13 +65,17 @@ type Options struct {
 	// Sync is SyncGrouped (default) or SyncAlways.
 	Sync SyncMode
 	// SyncEvery is, with SyncGrouped, the longest time between an append and
-	// the fdatasync that makes it durable, and in both modes the shortest
-	// time between two of the sync goroutine's flushes. An ack is synced at
-	// once if the last flush is that old, else when it becomes so. Default 1 s.
+	// the fdatasync that makes it durable (if it is not acknowledged by
+	// then), and in both modes the shortest time between two of the sync
+	// goroutine's flushes. Default 1 s.
 	SyncEvery time.Duration
 	// Logger receives damage, drop and sync-failure reports. Nil discards
 	// them. The Outbox adds no component tag; the caller does.
 	Logger *slog.Logger
+
+	// syncFile forces a file's data to the device; nil is datasync. Tests
+	// count syncs with it.
+	syncFile func(*os.File) error
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -92,6 +97,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.syncFile == nil {
+		o.syncFile = datasync
 	}
 	return o, nil
 }
@@ -148,11 +156,12 @@ type Outbox struct {
 	closing  bool // no more calls accepted
 	dirF     *os.File
 	stateF   *os.File
-	st       state // last state written (not necessarily synced)
-	stStale  bool  // the in-memory ack position could not be written
-	stDirty  bool  // state written since the last sync
-	segDirty bool  // records written since the last sync
-	dirDirty bool  // files created or removed since the last directory sync
+	st       state  // last state written (not necessarily synced)
+	stSynced uint64 // the ack position last synced (or found at Open)
+	stStale  bool   // the in-memory ack position could not be written
+	stDirty  bool   // state written since the last sync
+	segDirty bool   // records written since the last sync
+	dirDirty bool   // files created or removed since the last directory sync
 	segs     []*segment
 	cur      *segment // segment being appended to; always the last of segs
 	wf       *os.File
@@ -265,7 +274,7 @@ func (o *Outbox) load() error {
 	if valid == 0 && nonEmpty {
 		o.log.Warn("ack position unreadable, starting from the oldest record: acknowledged records may be sent again", "file", statePath)
 	}
-	o.st, o.acked, o.ceiling = st, st.acked, st.ceiling
+	o.st, o.acked, o.ceiling, o.stSynced = st, st.acked, st.ceiling, st.acked
 
 	segs, err := listSegments(o.dir)
 	if err != nil {
@@ -406,7 +415,7 @@ func (o *Outbox) Append(seq uint64, payload []byte) error {
 		return fmt.Errorf("outbox: append seq %d: %w", seq, err)
 	}
 	if o.opts.Sync == SyncAlways {
-		if err := datasync(o.wf); err != nil {
+		if err := o.opts.syncFile(o.wf); err != nil {
 			o.undoWrite()
 			return fmt.Errorf("outbox: append seq %d: %w", seq, err)
 		}
@@ -448,16 +457,19 @@ func (o *Outbox) reserveSeqs(seq uint64) error {
 	if err := o.writeState(st); err != nil {
 		return err
 	}
-	if err := datasync(o.stateF); err != nil {
+	if err := o.opts.syncFile(o.stateF); err != nil {
 		return err
 	}
+	o.stDirty = false
+	o.stSynced = max(o.stSynced, st.acked)
 	o.ceiling = st.ceiling
 	return nil
 }
 
 // writeState writes st as the next generation into the older slot. The write
 // lands in the page cache: it survives a process crash at once, and a power
-// cut after the next sync.
+// cut after a sync or the kernel's write-back. The caller decides whether it
+// needs a sync.
 func (o *Outbox) writeState(st state) error {
 	st.gen = o.st.gen + 1
 	if _, err := o.stateF.WriteAt(st.encode(), slotOffset(st.gen)); err != nil {
@@ -465,7 +477,6 @@ func (o *Outbox) writeState(st state) error {
 	}
 	o.st = st
 	o.stDirty = true
-	o.kickSync()
 	return nil
 }
 
@@ -746,10 +757,11 @@ func (o *Outbox) Rewind() {
 
 // Ack records that the broker confirmed the record with this seq. Acks may
 // come in any order; the ack position advances over the contiguous
-// acknowledged prefix and is written at once (surviving a process crash) and
-// synced at once if the last sync is SyncEvery old, else when it becomes so.
-// Acking an acknowledged seq does nothing;
-// acking a seq Next never delivered is an error.
+// acknowledged prefix and is written at once (surviving a process crash). It
+// is synced when a segment is to be deleted, by Sync and by Close; otherwise
+// the kernel's write-back takes it to the device, and a power cut before that
+// sends the records again. Acking an acknowledged seq does nothing; acking a
+// seq Next never delivered is an error.
 func (o *Outbox) Ack(seq uint64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -809,7 +821,7 @@ func (o *Outbox) Sync() error {
 	if o.closed {
 		return ErrClosed
 	}
-	return o.flush()
+	return o.flush(true)
 }
 
 func (o *Outbox) kickSync() {
@@ -819,14 +831,15 @@ func (o *Outbox) kickSync() {
 	}
 }
 
-// syncLoop is the grouped sync. A change arms a timer, and the flush when
-// it fires covers every change meanwhile. An ack flushes at once if the last
-// flush is at least SyncEvery old, and otherwise when it becomes so: on a
-// connected device a reading is acknowledged a moment after it is appended,
-// so its record and its ack reach the disk in the wake-up that sent it, with
-// no second one a second later. Flushes are never closer than
-// SyncEvery. It sleeps while nothing changes, so an idle device does not
-// wake up.
+// syncLoop is the grouped sync. An append arms a timer, and the flush when it
+// fires covers every change meanwhile. An ack looks again at once: when the
+// broker has acknowledged every record appended, nothing is left that must
+// reach the device, and the timer is disarmed, so a connected device's
+// reading costs no sync and no second wake-up. A record still
+// unacknowledged keeps its timer. Other work an ack brings (a segment to
+// delete) is flushed at once if the last flush is at least SyncEvery old, and
+// otherwise when it becomes so. Flushes are never closer than SyncEvery. It
+// sleeps while nothing changes, so an idle device does not wake up.
 func (o *Outbox) syncLoop() {
 	defer close(o.done)
 	t := time.NewTimer(time.Hour)
@@ -848,9 +861,20 @@ func (o *Outbox) syncLoop() {
 		case <-o.stop:
 			return
 		case <-o.kick:
-			arm(time.Now().Add(o.opts.SyncEvery))
+			if records, other := o.pending(); records || other { // not when an ack came first
+				arm(time.Now().Add(o.opts.SyncEvery))
+			}
 			continue
 		case <-o.ackKick:
+			records, other := o.pending()
+			if !records && !other {
+				t.Stop()
+				due = time.Time{}
+				continue
+			}
+			if !other {
+				continue
+			}
 			if next := last.Add(o.opts.SyncEvery); next.After(time.Now()) {
 				arm(next)
 				continue
@@ -870,7 +894,7 @@ func (o *Outbox) syncLoop() {
 		}
 		last = time.Now()
 		o.syncMu.Lock()
-		err := o.flush()
+		err := o.flush(false)
 		o.syncMu.Unlock()
 		o.flushes.Add(1)
 		if err != nil {
@@ -879,10 +903,34 @@ func (o *Outbox) syncLoop() {
 	}
 }
 
-// flush syncs segment data, the directory and the state, then deletes the
-// segments the synced ack position covers. syncMu must be held; mu is taken
-// only around the bookkeeping, never across a device flush.
-func (o *Outbox) flush() error {
+// pending tells what work the grouped sync has (see flush): records not yet
+// acknowledged to make durable, and other work.
+func (o *Outbox) pending() (records, other bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.segDirty && o.unackedWritten(),
+		o.stStale || len(o.retired) > 0 || o.dirDirty || o.removable()
+}
+
+// unackedWritten tells whether a record appended is not yet acknowledged.
+// The broker has every record up to the ack position, so those need not
+// reach the device; any record after it must.
+func (o *Outbox) unackedWritten() bool { return o.lastSeq > o.acked }
+
+// removable tells whether the oldest segment is fully acknowledged and can
+// go once the ack position is on the device.
+func (o *Outbox) removable() bool {
+	return len(o.segs) > 1 && o.segs[0].last <= o.st.acked
+}
+
+// flush makes durable what must be, then deletes the segments the synced
+// ack position covers. With force (Sync, Close) that is everything written.
+// Otherwise it is the records not yet acknowledged (records the broker has
+// confirmed are left to the kernel's write-back), rolled-over segments, the
+// directory, and the ack position when a segment waits for it to be deleted.
+// syncMu must be held; mu is taken only around the bookkeeping, never across
+// a device flush.
+func (o *Outbox) flush(force bool) error {
 	var errs []error
 	o.mu.Lock()
 	if o.stStale {
@@ -893,26 +941,30 @@ func (o *Outbox) flush() error {
 	retired := o.retired
 	o.retired = nil
 	var wf *os.File
-	if o.segDirty {
+	if o.segDirty && (force || o.unackedWritten()) {
 		wf = o.wf
 		o.segDirty = false
 	}
-	dirDirty, stDirty := o.dirDirty, o.stDirty
-	o.dirDirty, o.stDirty = false, false
-	ackedDurable := o.st.acked
+	syncState := o.stDirty && (force || o.removable())
+	if syncState {
+		o.stDirty = false
+	}
+	dirDirty := o.dirDirty
+	o.dirDirty = false
+	ackedNow := o.st.acked
 	o.mu.Unlock()
 
 	// Older segments first: a power cut must not keep later records and lose
 	// earlier ones, except by the torn tail that Open cuts.
 	for _, f := range retired {
-		if err := datasync(f); err != nil {
+		if err := o.opts.syncFile(f); err != nil {
 			errs = append(errs, err)
 		}
 		f.Close()
 	}
 	var failed bool
 	if wf != nil {
-		if err := datasync(wf); err != nil {
+		if err := o.opts.syncFile(wf); err != nil {
 			errs = append(errs, err)
 			failed = true
 		}
@@ -925,8 +977,8 @@ func (o *Outbox) flush() error {
 		}
 	}
 	var stFailed bool
-	if stDirty {
-		if err := datasync(o.stateF); err != nil {
+	if syncState {
+		if err := o.opts.syncFile(o.stateF); err != nil {
 			errs = append(errs, err)
 			stFailed = true
 		}
@@ -935,10 +987,10 @@ func (o *Outbox) flush() error {
 	o.segDirty = o.segDirty || failed
 	o.dirDirty = o.dirDirty || dirFailed
 	o.stDirty = o.stDirty || stFailed
-	removed := false
-	if !stFailed {
-		removed = o.removeAcked(ackedDurable)
+	if syncState && !stFailed {
+		o.stSynced = max(o.stSynced, ackedNow)
 	}
+	removed := o.removeAcked(o.stSynced)
 	o.mu.Unlock()
 	if removed {
 		if err := o.dirF.Sync(); err != nil {
@@ -988,7 +1040,7 @@ func (o *Outbox) Close() error {
 
 	o.syncMu.Lock()
 	defer o.syncMu.Unlock()
-	errs := []error{o.flush()}
+	errs := []error{o.flush(true)}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	st := o.st
@@ -997,7 +1049,7 @@ func (o *Outbox) Close() error {
 	st.clean = true
 	if err := o.writeState(st); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: close: write clean-shutdown mark: %w", err))
-	} else if err := datasync(o.stateF); err != nil {
+	} else if err := o.opts.syncFile(o.stateF); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: close: sync clean-shutdown mark: %w", err))
 	}
 	o.closeFiles()

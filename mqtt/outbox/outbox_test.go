@@ -189,11 +189,13 @@ func TestAckOfUndeliveredSeq(t *testing.T) {
 }
 
 // TestGroupedSyncRuns checks that the sync goroutine flushes on its own
-// (acknowledged segments disappear without Sync) and that Close stops it.
+// (acknowledged segments disappear without Sync, once the ack position is
+// synced) and that Close stops it.
 func TestGroupedSyncRuns(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	dir := filepath.Join(t.TempDir(), "outbox")
-	o, err := Open(dir, Options{SegmentBytes: 300, SyncEvery: 10 * time.Millisecond})
+	var c syncCounter
+	o, err := Open(dir, Options{SegmentBytes: 300, SyncEvery: 10 * time.Millisecond, syncFile: c.sync})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +209,11 @@ func TestGroupedSyncRuns(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	c.mu.Lock()
+	if c.state < 2 {
+		t.Errorf("segments deleted after %d state syncs: the seq reservation's, and the ack position's before the deletion", c.state)
+	}
+	c.mu.Unlock()
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,46 +225,137 @@ func TestGroupedSyncRuns(t *testing.T) {
 	}
 }
 
-// TestAckSyncsAtOnce: an append alone waits for SyncEvery; the ack that
-// follows it flushes at once, covering both, when the last flush is SyncEvery
-// old; a second ack within SyncEvery waits. (A connected device's reading and
-// its ack then share one wake-up.)
-func TestAckSyncsAtOnce(t *testing.T) {
-	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: time.Hour})
-	flushes := func(want uint64, what string) {
-		t.Helper()
-		waitFlushes(t, o, want, what)
-		time.Sleep(20 * time.Millisecond) // room for a flush that should not come
-		if got := o.flushes.Load(); got != want {
-			t.Fatalf("%s: %d flushes, want %d", what, got, want)
-		}
+// syncCounter counts the outbox's device flushes of segment and state files.
+type syncCounter struct {
+	mu         sync.Mutex
+	seg, state int
+}
+
+func (c *syncCounter) sync(f *os.File) error {
+	c.mu.Lock()
+	if strings.HasSuffix(f.Name(), segSuffix) {
+		c.seg++
+	} else {
+		c.state++
 	}
-	first := appendN(t, o, 1)
-	flushes(0, "after an append")
-	drain(t, o, 10)
-	ackAll(t, o, first)
-	flushes(1, "after its ack")
-	second := appendN(t, o, 1)
-	drain(t, o, 10)
-	ackAll(t, o, second)
-	flushes(1, "after a second ack within SyncEvery")
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
+	c.mu.Unlock()
+	return datasync(f)
+}
+
+// want fails the test unless the counts are seg and state.
+func (c *syncCounter) want(t *testing.T, seg, state int, what string) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seg != seg || c.state != state {
+		t.Fatalf("%s: %d segment and %d state syncs, want %d and %d", what, c.seg, c.state, seg, state)
 	}
 }
 
-// TestSyncWithoutAck: an append that is never acknowledged is flushed
-// SyncEvery later, and an ack that comes within SyncEvery of that flush is
-// flushed when SyncEvery has passed, not forgotten.
-func TestSyncWithoutAck(t *testing.T) {
-	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: 20 * time.Millisecond})
+// TestAckedRecordsAreNotSynced: a record the broker acknowledged before its
+// flush was due costs no device flush, neither of its segment nor of the ack
+// position, and no flush of the sync goroutine at all (a connected device's
+// reading costs one wake-up). Sync still makes everything durable.
+func TestAckedRecordsAreNotSynced(t *testing.T) {
+	var c syncCounter
+	const every = time.Second // far longer than an append and its ack take
+	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: every, syncFile: c.sync})
+	c.want(t, 0, 0, "after Open")
+	for range 3 {
+		seqs := appendN(t, o, 1)
+		drain(t, o, 10)
+		ackAll(t, o, seqs)
+	}
+	c.want(t, 0, 1, "after 3 acknowledged appends") // the first append's seq reservation
+	time.Sleep(every + every/2)                     // room for a flush that should not come
+	if n := o.flushes.Load(); n != 0 {
+		t.Fatalf("%d flushes for acknowledged records, want none", n)
+	}
+	c.want(t, 0, 1, "after SyncEvery")
+	if err := o.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	c.want(t, 1, 2, "after Sync")
+}
+
+// TestUnackedRecordIsSynced: a record not acknowledged is on the device
+// SyncEvery after its append; its ack later is left to the kernel's
+// write-back until Close.
+func TestUnackedRecordIsSynced(t *testing.T) {
+	var c syncCounter
+	const every = 20 * time.Millisecond
+	o := mustOpen(t, filepath.Join(t.TempDir(), "outbox"), Options{SyncEvery: every, syncFile: c.sync})
 	seqs := appendN(t, o, 1)
 	waitFlushes(t, o, 1, "an append alone")
+	c.want(t, 1, 1, "after the flush") // the state sync is the seq reservation's
 	drain(t, o, 10)
 	ackAll(t, o, seqs)
-	waitFlushes(t, o, 2, "its ack, after the append's flush")
+	time.Sleep(5 * every)
+	c.want(t, 1, 1, "after its ack")
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state < 2 {
+		t.Fatalf("Close synced the state file %d times in all, want the clean mark synced", c.state)
+	}
+}
+
+// TestPowerCutAfterDeliveredRecords cuts the power when the device holds
+// only what was synced: records the broker acknowledged before their flush
+// are gone, and must neither come back nor have their seqs reused; every
+// record not acknowledged is there; records synced with them, and a stale
+// ack position, only cost duplicates.
+func TestPowerCutAfterDeliveredRecords(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "outbox")
+	img := filepath.Join(t.TempDir(), "device")
+	if err := os.Mkdir(img, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	// The device's copy of a file is its content at its last sync.
+	var mu sync.Mutex
+	onDevice := func(f *os.File) error {
+		if err := datasync(f); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(img, filepath.Base(f.Name())), b, 0o640)
+	}
+	const every = time.Second // far longer than an append and its ack take
+	o := mustOpen(t, src, Options{SyncEvery: every, syncFile: onDevice})
+	connected := func(n int) []uint64 { // append, deliver and ack each at once
+		var seqs []uint64
+		for range n {
+			s := appendN(t, o, 1)
+			drain(t, o, 10)
+			ackAll(t, o, s)
+			seqs = append(seqs, s...)
+		}
+		return seqs
+	}
+	offline := appendN(t, o, 5) // broker down: synced SyncEvery later
+	waitFlushes(t, o, 1, "offline records")
+	drain(t, o, 10)
+	ackAll(t, o, offline)
+	delivered := connected(20)
+	unacked := appendN(t, o, 3) // published, no PUBACK yet
+	waitFlushes(t, o, 2, "unacknowledged records")
+	drain(t, o, 10)
+	lost := connected(4) // never synced
+	mu.Lock()
+	c := mustOpen(t, img, Options{})
+	mu.Unlock()
+	got := drain(t, c, 100)
+	want := slices.Concat(offline, delivered, unacked) // the ack position on the device is the first one's
+	wantSeqs(t, "records after the power cut", got, want)
+	if next := c.NextSeq(); next <= lost[len(lost)-1] {
+		t.Fatalf("NextSeq %d after the power cut: seqs up to %d were delivered", next, lost[len(lost)-1])
 	}
 }
 

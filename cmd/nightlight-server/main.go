@@ -124,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return config.Errorf("%v", err)
 	}
+	cli.OneProc()
 	ctx, stop := cli.SignalContext()
 	defer stop()
 	return srv.Run(ctx)

@@ -132,6 +132,7 @@ func runDaemon(args []string, stderr io.Writer) error {
 	if err := noArgs(l); err != nil {
 		return err
 	}
+	cli.OneProc()
 	notifier := systemd.NewNotifier()
 	ctx, stop := cli.SignalContext()
 	defer stop()

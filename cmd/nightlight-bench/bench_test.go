@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,10 +174,28 @@ func TestReadUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.rssKB <= 0 || u.hwmKB < u.rssKB || u.cpuTicks < 0 {
+	if u.rssKB <= 0 || u.hwmKB < u.rssKB || u.cpu <= 0 {
 		t.Errorf("own usage %+v", u)
 	}
+	// Work shows up: spin until 20 ms more are counted.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		v, err := readUsage(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.cpu-u.cpu >= 20*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time %v, then %v after 10 s of spinning", u.cpu, v.cpu)
+		}
+		for i := 0; i < 1e6; i++ {
+			spin += i
+		}
+	}
 }
+
+var spin int // keeps the spinning loop from being optimised away
 
 // TestLEDLines: the lines that time the LED, ours and the lesson's.
 func TestLEDLines(t *testing.T) {
@@ -198,6 +218,65 @@ func TestLEDLines(t *testing.T) {
 	} {
 		if got := tc.match(tc.line, tc.on); got != tc.want {
 			t.Errorf("%q on=%v: %v, want %v", tc.line, tc.on, got, tc.want)
+		}
+	}
+}
+
+// TestTimerSlack: a child started with a slack has it, in its first thread
+// and (inherited) in the threads it makes.
+func TestTimerSlack(t *testing.T) {
+	for _, slack := range []time.Duration{time.Millisecond, 3 * time.Millisecond} {
+		var out bytes.Buffer
+		c, err := startChild("cat", []string{"/bin/cat", "/proc/self/timerslack_ns"}, &out, slack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			c.stop()
+			t.Fatal("cat did not exit")
+		}
+		if got, want := strings.TrimSpace(out.String()), strconv.FormatInt(slack.Nanoseconds(), 10); got != want {
+			t.Errorf("slack %s: the child's timer slack is %q ns, want %s", slack, got, want)
+		}
+	}
+	// The harness's thread that started it gets its own slack back.
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(b)) == "3000000" {
+			t.Errorf("thread %s of the harness kept the child's timer slack", task.Name())
+		}
+	}
+}
+
+// TestTimerSlackAsUnits: the harness runs ours with the timer slack that
+// their systemd units set.
+func TestTimerSlackAsUnits(t *testing.T) {
+	for _, unit := range []string{"nightlight.service", "nightlight-server.service"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "systemd", unit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set string
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "TimerSlackNSec="); ok {
+				set = v
+			}
+		}
+		d, err := time.ParseDuration(set)
+		if err != nil {
+			t.Fatalf("%s: TimerSlackNSec=%q: %v (want a value like 1ms)", unit, set, err)
+		}
+		if want := defaultOptions().TimerSlack; d != want {
+			t.Errorf("%s sets TimerSlackNSec=%s, the harness runs ours with %s", unit, d, want)
 		}
 	}
 }

@@ -66,7 +66,7 @@ func tryMosquitto(bin, dir string) (*mosquitto, error) {
 	if err := os.WriteFile(file, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	proc, err := startChild("mosquitto", []string{bin, "-c", file}, nil)
+	proc, err := startChild("mosquitto", []string{bin, "-c", file}, nil, 0)
 	if err != nil {
 		return nil, err
 	}

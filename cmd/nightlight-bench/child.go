@@ -2,15 +2,20 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // child is a process the harness started and must stop.
@@ -23,8 +28,10 @@ type child struct {
 
 // startChild runs argv with the harness's environment minus NIGHTLIGHT_
 // variables (so a setting of this shell cannot change what is measured).
-// Its output is kept for error messages and also goes to also, if set.
-func startChild(name string, argv []string, also io.Writer) (*child, error) {
+// Its output is kept for error messages and also goes to also, if set. A
+// slack above zero is the child's timer slack, as systemd's TimerSlackNSec
+// gives it: every thread inherits it from the one that forked.
+func startChild(name string, argv []string, also io.Writer, slack time.Duration) (*child, error) {
 	c := &child{name: name, out: &tail{max: 64 << 10}, done: make(chan struct{})}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
 	c.cmd.Env = hermeticEnv()
@@ -33,11 +40,30 @@ func startChild(name string, argv []string, also io.Writer) (*child, error) {
 		w = io.MultiWriter(c.out, also)
 	}
 	c.cmd.Stdout, c.cmd.Stderr = w, w
-	if err := c.cmd.Start(); err != nil {
+	if err := startWithSlack(c.cmd, slack); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() { c.cmd.Wait(); close(c.done) }()
 	return c, nil
+}
+
+// startWithSlack starts cmd from a thread whose timer slack is slack for
+// the moment, which the child inherits (and keeps across exec).
+func startWithSlack(cmd *exec.Cmd, slack time.Duration) error {
+	if slack <= 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		return fmt.Errorf("read timer slack: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack.Nanoseconds()), 0, 0, 0); err != nil {
+		return fmt.Errorf("set timer slack: %w", err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+	return cmd.Start()
 }
 
 func hermeticEnv() []string {
@@ -135,34 +161,41 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 // procUsage is what /proc says about a process at one moment.
 type procUsage struct {
-	cpuTicks int64 // utime + stime, all threads, in USER_HZ ticks
-	rssKB    int64 // VmRSS
-	hwmKB    int64 // VmHWM: peak resident set
+	cpu   time.Duration // time on a processor, summed over the threads alive
+	rssKB int64         // VmRSS
+	hwmKB int64         // VmHWM: peak resident set
 }
 
-// userHZ is the unit of the times in /proc/PID/stat: fixed at 100 by the
-// kernel's ABI on every architecture Linux runs the device on.
-const userHZ = 100
-
+// readUsage reads a process's CPU time from each thread's schedstat, in
+// nanoseconds: /proc/PID/stat gives it in 10 ms ticks, too coarse for a
+// daemon that uses a few ms a minute. A thread that exits is no longer
+// counted; the daemons' threads, Go's and the lesson's paho loop, live as
+// long as the process.
 func readUsage(pid int) (procUsage, error) {
 	var u procUsage
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return u, err
 	}
-	// The command name, field 2, is in parentheses and may hold spaces:
-	// count fields after the last ')'. utime and stime are fields 14 and 15.
-	i := bytes.LastIndexByte(stat, ')')
-	f := strings.Fields(string(stat[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return u, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // exited meanwhile
+		}
+		if err != nil {
+			return u, err
+		}
+		// Time on a processor (ns), time waiting to run (ns), time slices.
+		f := strings.Fields(string(b))
+		if len(f) != 3 {
+			return u, fmt.Errorf("/proc/%d/task/%s/schedstat: unexpected format %q", pid, t.Name(), b)
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return u, fmt.Errorf("/proc/%d/task/%s/schedstat: %w", pid, t.Name(), err)
+		}
+		u.cpu += time.Duration(ns)
 	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return u, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	u.cpuTicks = utime + stime
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, err

@@ -43,6 +43,9 @@ type options struct {
 	Deadband    int
 	PublishGap  time.Duration
 	AlertPin    string // ours on alert: the (simulated) GPIO of ALERT/RDY
+	// TimerSlack is what our systemd units set (TimerSlackNSec), so ours run
+	// here as installed; 0 leaves the kernel's default (50 us).
+	TimerSlack time.Duration
 
 	Command  string    // the command line, for the table
 	Progress io.Writer // one line per step; nil: quiet
@@ -64,6 +67,7 @@ func defaultOptions() options {
 		Deadband:    30,
 		PublishGap:  500 * time.Millisecond,
 		AlertPin:    "GPIO6",
+		TimerSlack:  time.Millisecond,
 	}
 }
 
@@ -84,14 +88,15 @@ func main() {
 	fs.DurationVar(&o.SampleEvery, "sample-every", o.SampleEvery, "ours: sensor sampling period")
 	fs.IntVar(&o.Deadband, "deadband", o.Deadband, "ours: light change published at once")
 	fs.DurationVar(&o.PublishGap, "publish-gap", o.PublishGap, "ours: least time between two readings published")
+	fs.DurationVar(&o.TimerSlack, "timer-slack", o.TimerSlack, "ours: timer slack of our processes, as their systemd units set it (TimerSlackNSec); 0: the kernel's default")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
 		os.Exit(2)
 	}
-	if fs.NArg() > 0 || o.Transitions < 1 || o.Steady < 10*time.Second {
-		fmt.Fprintln(os.Stderr, "nightlight-bench: want -transitions 1 or more, -steady 10s or more, and no arguments")
+	if fs.NArg() > 0 || o.Transitions < 1 || o.Steady < 10*time.Second || o.TimerSlack < 0 {
+		fmt.Fprintln(os.Stderr, "nightlight-bench: want -transitions 1 or more, -steady 10s or more, -timer-slack 0 or more, and no arguments")
 		os.Exit(2)
 	}
 	o.Command = strings.Join(append([]string{"go run ./cmd/nightlight-bench"}, os.Args[1:]...), " ")

@@ -177,7 +177,7 @@ func (r *report) markdown() string {
 	p("\nLED on: when the device prints that it drove the pin (ours: its log line `msg=LED led_on=true`; the lesson's: `LED on`); ")
 	p("the command: when the observer (a Go paho client on the same broker) receives it. ")
 	p("Messages per hour: from the arrivals in the window, (n-1) over the time from the first to the last. ")
-	p("CPU: utime+stime of /proc/PID/stat over the window, in 10 ms ticks. MB: 10^6 bytes; installed sizes: dpkg's Installed-Size.\n\n")
+	p("CPU: time on a processor over the window, summed over the process's threads (/proc/PID/task/*/schedstat, in ns). MB: 10^6 bytes; installed sizes: dpkg's Installed-Size.\n\n")
 	p("Targets (ours, issue 7):\n\n")
 	for _, t := range r.targets() {
 		p("- %s\n", t)

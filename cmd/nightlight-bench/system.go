@@ -14,11 +14,12 @@ import (
 
 // system is one device and server pair under test.
 type system struct {
-	name   string // "ours", "ours-alert" or "lesson"
-	column string // its column in the table
-	ours   bool   // issue 7's targets apply
-	id     string // device id, distinct per system
-	label  string // what ran, for the table
+	name   string        // "ours", "ours-alert" or "lesson"
+	column string        // its column in the table
+	ours   bool          // issue 7's targets apply
+	id     string        // device id, distinct per system
+	label  string        // what ran, for the table
+	slack  time.Duration // timer slack of its processes; 0: the kernel's default
 	device func(b *mosquitto, lightFile, stateDir string) []string
 	server func(b *mosquitto) []string
 	// ledLine tells whether a line the device prints says that it has just
@@ -95,12 +96,16 @@ func ours(ctx context.Context, o options, bins binaries, dir string, alert bool)
 	if len(missing) > 0 {
 		label += " (this build has no " + strings.Join(missing, ", ") + ")"
 	}
+	if o.TimerSlack > 0 {
+		label += fmt.Sprintf(", timer slack %s as their systemd units set it", o.TimerSlack)
+	}
 	return &system{
 		name:    name,
 		column:  column,
 		ours:    true,
 		id:      id,
 		label:   label,
+		slack:   o.TimerSlack,
 		ledLine: ourLED,
 		device: func(b *mosquitto, light, state string) []string {
 			return append([]string{bins.device, "run", "--config", empty, "--broker", b.url(), "--id", id,
@@ -197,13 +202,13 @@ func measure(ctx context.Context, o options, s *system, b *mosquitto, log *event
 		return nil, err
 	}
 	var err error
-	if r.server, err = startChild(s.name+" server", s.server(b), nil); err != nil {
+	if r.server, err = startChild(s.name+" server", s.server(b), nil, s.slack); err != nil {
 		return nil, err
 	}
 	defer r.server.stop()
 	lines := &lineWriter{line: func(l string) { log.add(s.id+"/stdout", l) }}
 	started := time.Now()
-	if r.dev, err = startChild(s.name+" device", s.device(b, r.light, state), lines); err != nil {
+	if r.dev, err = startChild(s.name+" device", s.device(b, r.light, state), lines, s.slack); err != nil {
 		return nil, err
 	}
 	defer r.dev.stop() // before the server: deferred calls run last first
@@ -305,7 +310,7 @@ func (r *running) steady(ctx context.Context, o options, res *result) error {
 }
 
 func figures(before, after procUsage, window time.Duration) procFigures {
-	cpu := float64(after.cpuTicks-before.cpuTicks) / userHZ
+	cpu := (after.cpu - before.cpu).Seconds()
 	return procFigures{rssKB: after.rssKB, hwmKB: after.hwmKB, cpuSeconds: cpu, cpuPerHour: cpu / window.Hours()}
 }
 

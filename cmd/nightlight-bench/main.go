@@ -5,10 +5,11 @@
 // Markdown table: darkness-to-LED latency, messages per hour, memory and CPU
 // at steady light, and binary or installed size.
 //
-//	go run ./cmd/nightlight-bench [-transitions 50] [-steady 10m] [-out FILE]
+//	go run ./cmd/nightlight-bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE]
 //
-// It needs mosquitto, and Debian's python3 with python3-paho-mqtt. Linux
-// only: memory and CPU come from /proc.
+// Ours run with the timer slack their systemd units set; the lesson's
+// programs as the lesson runs them. It needs mosquitto, and Debian's python3
+// with python3-paho-mqtt. Linux only: memory and CPU come from /proc.
 package main
 
 import (

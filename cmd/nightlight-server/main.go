@@ -24,6 +24,7 @@ import (
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
+	"nightlight/mqtt/link"
 	"nightlight/mqtt/wire"
 	"nightlight/systemd"
 )
@@ -49,7 +50,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.StringVar(&s.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://host:1883 or ssl://host:8883")
 	fs.StringVar(&s.ID, "id", wire.AllDevices, "device to control, or + for every device")
 	fs.StringVar(&s.ClientID, "client-id", "nightlight-server-"+host, "MQTT client id of the server (unique per broker)")
-	fs.IntVar(&s.Threshold, "threshold", control.DefaultThreshold, "the LED goes on below this light level (0..1000)")
+	fs.IntVar(&s.Threshold, "threshold", wire.DefaultThreshold, "the LED goes on below this light level (0..1000)")
 	fs.DurationVar(&s.MaxAge, "max-age", control.DefaultMaxAge, "readings taken longer ago than this are history: logged, not acted on")
 	s.LogLevel = slog.LevelInfo
 	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")
@@ -109,23 +110,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, w := range auth.Warnings() {
 		log.Warn(w)
 	}
+	conn, err := link.New(link.Options{
+		Broker:   s.Broker,
+		ClientID: s.ClientID,
+		Username: auth.Username,
+		Password: auth.Password,
+		TLS:      auth.TLS,
+		Logger:   log,
+	})
+	if err != nil {
+		return config.Errorf("%v", err)
+	}
 	srv, err := control.New(control.Config{
-		Broker:     s.Broker,
-		ClientID:   s.ClientID,
-		Username:   auth.Username,
-		Password:   auth.Password,
-		TLS:        auth.TLS,
 		Device:     s.ID,
 		Threshold:  s.Threshold,
 		MaxAge:     s.MaxAge,
 		Logger:     log,
 		Supervisor: systemd.NewNotifier(),
-	})
+	}, conn)
 	if err != nil {
 		return config.Errorf("%v", err)
 	}
 	cli.OneProc()
 	ctx, stop := cli.SignalContext()
 	defer stop()
+	conn.Start()
+	defer conn.Close()
 	return srv.Run(ctx)
 }

@@ -16,6 +16,7 @@ import (
 
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/control"
+	"nightlight/mqtt/link"
 	"nightlight/mqtt/mqtttest"
 	"nightlight/mqtt/wire"
 )
@@ -80,16 +81,17 @@ func startDevice(t *testing.T, s *settings) *mqtttest.Log {
 func startServer(t *testing.T, brokerURL, id string) *mqtttest.Log {
 	t.Helper()
 	logs := new(mqtttest.Log)
-	srv, err := control.New(control.Config{
-		Broker:    brokerURL,
-		ClientID:  "server-" + id,
-		Device:    id,
-		Threshold: control.DefaultThreshold,
-		Logger:    cli.NewLogger(logs, slog.LevelDebug),
-	})
+	log := cli.NewLogger(logs, slog.LevelDebug)
+	conn, err := link.New(link.Options{Broker: brokerURL, ClientID: "server-" + id, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, err := control.New(control.Config{Device: id, Threshold: wire.DefaultThreshold, Logger: log}, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Start()
+	t.Cleanup(conn.Close) // after the server's own cleanup below
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()

@@ -32,7 +32,9 @@ import (
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
 	"nightlight/hw/board"
+	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
+	"nightlight/mqtt/wire"
 	"nightlight/systemd"
 )
 
@@ -246,12 +248,22 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		}
 	}()
 
+	l, err := link.New(link.Options{
+		Broker:    s.Broker,
+		ClientID:  s.ID,
+		Username:  auth.Username,
+		Password:  auth.Password,
+		TLS:       auth.TLS,
+		KeepAlive: s.KeepAlive,
+		Birth:     statusMessage(s.ID, wire.StatusOnline),
+		Will:      statusMessage(s.ID, wire.StatusOffline),
+		Logger:    log.With("component", "link"),
+	})
+	if err != nil {
+		return nil, config.Errorf("%v", err)
+	}
 	d, err := device.New(device.Config{
 		ID:            s.ID,
-		Broker:        s.Broker,
-		Username:      auth.Username,
-		Password:      auth.Password,
-		TLS:           auth.TLS,
 		Interval:      s.Interval,
 		SampleEvery:   s.SampleEvery,
 		Deadband:      s.Deadband,
@@ -259,20 +271,27 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		Threshold:     s.Threshold,
 		FallbackAfter: s.FallbackAfter,
 		MaxCommandAge: s.MaxCommandAge,
-		KeepAlive:     s.KeepAlive,
 		Logger:        log.With("component", "device"),
 		Supervisor:    sup,
 		Resume:        resume,
-	}, b, ob)
+	}, b, ob, l)
 	if err != nil {
 		return nil, config.Errorf("%v", err)
 	}
 	log.Info("starting", "id", s.ID, "broker", s.Broker, "interval", s.Interval, "version", version)
+	l.Start()
+	defer l.Close()
 	if err := d.Run(ctx); err != nil {
 		return nil, err
 	}
 	snap := d.Snapshot()
 	return &snap, nil
+}
+
+// statusMessage is the device's retained status: online as the birth
+// message of every connection, offline as its Last Will.
+func statusMessage(id, status string) *link.Message {
+	return &link.Message{Topic: wire.Topic(id, wire.KindStatus), Payload: []byte(status), Retained: true}
 }
 
 func runRead(args []string, stdout, stderr io.Writer) error {

@@ -84,7 +84,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	fs.StringVar(&s.LEDPin, "led-pin", "GPIO5", "GPIO of the LED (socket D5 = GPIO5)")
 	fs.StringVar(&s.AlertPin, "alert-pin", "", "ads1115 (and sim): GPIO the ADC's ALERT/RDY is wired to; the sensor then wakes the daemon when the light changes instead of being read every sample-every (default: none, polled)")
 	fs.IntVar(&s.Samples, "samples", 3, "sensor reads combined (median) into one reading")
-	fs.IntVar(&s.Threshold, "threshold", device.DefaultThreshold, "offline fallback: LED on below this light level, as the server decides")
+	fs.IntVar(&s.Threshold, "threshold", wire.DefaultThreshold, "offline fallback: LED on below this light level, as the server decides")
 	fs.DurationVar(&s.FallbackAfter, "fallback-after", device.DefaultFallbackAfter, "how long without the broker before the device applies the threshold itself")
 	fs.DurationVar(&s.MaxCommandAge, "max-command-age", device.DefaultMaxCommandAge, "commands decided longer ago than this are not applied")
 	fs.DurationVar(&s.KeepAlive, "keepalive", link.DefaultKeepAlive, "MQTT keepalive: a link that silently stops passing packets is noticed within twice this")

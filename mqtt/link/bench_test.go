@@ -26,13 +26,11 @@ func BenchmarkReply(b *testing.B) {
 			quickAcks = mode.quick
 			id := "reply-" + mode.name
 			var server *Link
-			server = start(b, Options{Broker: m.URL(), ClientID: id + "-server", Subscribe: map[string]Handler{
-				id + "/telemetry": func(msg Message) { server.Publish(Message{Topic: id + "/commands", Payload: msg.Payload}) },
-			}})
+			server = start(b, Options{Broker: m.URL(), ClientID: id + "-server"}, id+"/telemetry",
+				func(msg Message) { server.Publish(Message{Topic: id + "/commands", Payload: msg.Payload}) })
 			got := make(chan string, 1)
-			l := start(b, Options{Broker: m.URL(), ClientID: id, Subscribe: map[string]Handler{
-				id + "/commands": func(msg Message) { got <- string(msg.Payload) },
-			}})
+			l := start(b, Options{Broker: m.URL(), ClientID: id}, id+"/commands",
+				func(msg Message) { got <- string(msg.Payload) })
 			b.ResetTimer()
 			for i := range b.N {
 				want := strconv.Itoa(i)
@@ -50,23 +48,24 @@ func BenchmarkReply(b *testing.B) {
 	}
 }
 
-// start starts a link and waits until it is connected; it closes when the
-// benchmark ends.
-func start(b *testing.B, o Options) *Link {
+// start starts a link subscribed to filter and waits until it is
+// connected; it closes when the benchmark ends.
+func start(b *testing.B, o Options, filter string, h Handler) *Link {
 	b.Helper()
-	connected := make(chan struct{}, 1)
-	o.OnConnect = func() {
-		select {
-		case connected <- struct{}{}:
-		default:
-		}
-	}
 	l, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
+	connected := make(chan struct{}, 1)
+	l.OnConnect(func() {
+		select {
+		case connected <- struct{}{}:
+		default:
+		}
+	})
+	l.Subscribe(filter, h)
 	l.Start()
-	b.Cleanup(func() { l.Close(nil) })
+	b.Cleanup(l.Close)
 	select {
 	case <-connected:
 	case <-time.After(10 * time.Second):

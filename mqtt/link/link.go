@@ -34,12 +34,12 @@ const (
 )
 
 // ErrNotConnected is returned by Publish while there is no connection.
-var ErrNotConnected = errors.New("mqtt: not connected to the broker")
+var ErrNotConnected = errors.New("link: not connected to the broker")
 
 // ErrUnconfirmed means the broker may or may not have the message: the
 // connection was lost or replaced before its acknowledgement arrived, or the
 // wait timed out. The caller keeps the message and sends it again.
-var ErrUnconfirmed = errors.New("mqtt: delivery not confirmed by the broker")
+var ErrUnconfirmed = errors.New("link: delivery not confirmed by the broker")
 
 // Message is an MQTT message as this package sends and receives it. Every
 // message we publish is QoS 1.
@@ -53,21 +53,28 @@ type Message struct {
 // goroutine, so it must return quickly and must not publish and wait.
 type Handler func(Message)
 
+// Delivery is a message on its way to the broker. Wait tells whether the
+// broker acknowledged it.
+type Delivery interface {
+	// Wait waits at most the link's timeout, or until ctx is done, for the
+	// broker's acknowledgement. It returns nil only when the PUBACK arrived
+	// on the connection the message was sent on; ErrUnconfirmed (wrapped)
+	// when that cannot be known, ErrNotConnected when it was never sent.
+	Wait(ctx context.Context) error
+}
+
 // Options configures a Link.
 type Options struct {
-	Broker     string             // tcp://host:1883 or ssl://host:8883
-	ClientID   string             // unique per broker; the device id for a device
-	Username   string             // optional
-	Password   string             // optional
-	TLS        *tls.Config        // for ssl:// brokers; nil: the system's CA pool, server name from the URL
-	Timeout    time.Duration      // bounds each connect attempt, publish and subscribe wait
-	KeepAlive  time.Duration      // whole seconds; a link that stops passing packets is noticed within 2x this (paho checks every K/4 up to 10 s and every 5 s above, pings after K of silence, gives up K/2 later)
-	MaxBackoff time.Duration      // the cap of the reconnect backoff
-	Birth      *Message           // published on every connect once subscribed, before OnConnect runs (retained "online")
-	Will       *Message           // the Last Will the broker publishes if we vanish
-	Subscribe  map[string]Handler // topic filter -> handler, subscribed at QoS 1 on every connect
-	OnConnect  func()             // called after every (re)connect, once Birth and subscriptions are done; must not block
-	OnLost     func(error)        // called when the connection is lost; must not block
+	Broker     string        // tcp://host:1883 or ssl://host:8883
+	ClientID   string        // unique per broker; the device id for a device
+	Username   string        // optional
+	Password   string        // optional
+	TLS        *tls.Config   // for ssl:// brokers; nil: the system's CA pool, server name from the URL
+	Timeout    time.Duration // bounds each connect attempt, publish and subscribe wait
+	KeepAlive  time.Duration // whole seconds; a link that stops passing packets is noticed within 2x this (paho checks every K/4 up to 10 s and every 5 s above, pings after K of silence, gives up K/2 later)
+	MaxBackoff time.Duration // the cap of the reconnect backoff
+	Birth      *Message      // published on every connect once subscribed, before the OnConnect functions run (retained "online")
+	Will       *Message      // the Last Will the broker publishes if we vanish
 	Logger     *slog.Logger
 }
 
@@ -92,7 +99,17 @@ type Link struct {
 	mu      sync.Mutex
 	lastErr *ConnectError
 
-	startOnce sync.Once
+	// Set before Start by Subscribe, OnConnect and OnLost; read-only after.
+	subs       []subscription
+	connectFns []func()
+	lostFns    []func(error)
+	started    atomic.Bool
+	startOnce  sync.Once
+}
+
+type subscription struct {
+	filter string
+	h      Handler
 }
 
 // New checks the options and prepares a link; Start connects it.
@@ -101,7 +118,7 @@ func New(opts Options) (*Link, error) {
 		return nil, err
 	}
 	if opts.ClientID == "" {
-		return nil, errors.New("mqtt: client id is empty")
+		return nil, errors.New("link: client id is empty: give each program a client id unique on its broker")
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -168,16 +185,51 @@ func CheckBroker(broker string) error {
 	return nil
 }
 
+// Subscribe makes the link subscribe filter at QoS 1 on every connect and
+// hand its messages to h. Call it before Start.
+func (l *Link) Subscribe(filter string, h Handler) {
+	l.mustNotHaveStarted("Subscribe")
+	l.subs = append(l.subs, subscription{filter, h})
+}
+
+// OnConnect makes the link call f after every (re)connect, once the
+// subscriptions and the birth message are done. f runs on paho's goroutine
+// and must not block. Call it before Start.
+func (l *Link) OnConnect(f func()) {
+	l.mustNotHaveStarted("OnConnect")
+	l.connectFns = append(l.connectFns, f)
+}
+
+// OnLost makes the link call f when the connection is lost. f runs on
+// paho's goroutine and must not block. Call it before Start.
+func (l *Link) OnLost(f func(error)) {
+	l.mustNotHaveStarted("OnLost")
+	l.lostFns = append(l.lostFns, f)
+}
+
+// mustNotHaveStarted panics when a registration comes after Start: paho's
+// goroutines read the registrations without a lock, so a late one would be
+// a data race, and it would miss the connections made before it.
+func (l *Link) mustNotHaveStarted(what string) {
+	if l.started.Load() {
+		panic("link: " + what + " called after Start")
+	}
+}
+
 // Start begins connecting in the background and returns at once. The link
 // retries until Close, so a broker that is down at start is not an error.
 func (l *Link) Start() {
 	l.startOnce.Do(func() {
+		l.started.Store(true)
 		l.log.Info("connecting", "broker", l.opts.Broker, "client_id", l.opts.ClientID)
 		// With ConnectRetry the token completes only once connected (or on
 		// Close); nothing waits on it.
 		l.client.Connect()
 	})
 }
+
+// Broker is the URL of the broker the link connects to.
+func (l *Link) Broker() string { return l.opts.Broker }
 
 // Connected reports whether the link is up now.
 func (l *Link) Connected() bool { return l.connected.Load() }
@@ -219,8 +271,8 @@ func (l *Link) onNotification(_ paho.Client, n paho.ConnectionNotification) {
 func (l *Link) onConnect(c paho.Client) {
 	// paho calls this on a goroutine of its own, so bounded waits are fine.
 	gen := l.gen.Load()
-	for filter, h := range l.opts.Subscribe {
-		if !l.subscribe(c, gen, filter, h) {
+	for _, sub := range l.subs {
+		if !l.subscribe(c, gen, sub.filter, sub.h) {
 			return // the connection is gone or the link closing; the next connect starts over
 		}
 	}
@@ -242,8 +294,8 @@ func (l *Link) onConnect(c paho.Client) {
 		return // lost, or a newer connection took over, meanwhile
 	}
 	l.log.Info("connected", "broker", l.opts.Broker)
-	if l.opts.OnConnect != nil {
-		l.opts.OnConnect()
+	for _, f := range l.connectFns {
+		f()
 	}
 }
 
@@ -284,50 +336,46 @@ func (l *Link) onLost(_ paho.Client, err error) {
 	l.connected.Store(false)
 	l.mu.Unlock()
 	l.log.Warn("connection lost; reconnecting", "broker", l.opts.Broker, "err", err)
-	if l.opts.OnLost != nil {
-		l.opts.OnLost(err)
+	for _, f := range l.lostFns {
+		f(err)
 	}
 }
 
 func (l *Link) wait(t paho.Token, what string) error {
 	if !t.WaitTimeout(l.opts.Timeout) {
-		return fmt.Errorf("mqtt: %s: no answer from the broker within %s", what, l.opts.Timeout)
+		return fmt.Errorf("link: %s: no answer from the broker within %s", what, l.opts.Timeout)
 	}
 	if err := t.Error(); err != nil {
-		return fmt.Errorf("mqtt: %s: %w", what, err)
+		return fmt.Errorf("link: %s: %w", what, err)
 	}
 	return nil
 }
 
-// Delivery is a message on its way to the broker.
-type Delivery struct {
+// delivery is a Delivery of a message sent on connection gen.
+type delivery struct {
 	l     *Link
 	gen   uint64
 	token paho.Token
-	err   error
 }
 
-// Publish sends m at QoS 1 without waiting; Delivery.Wait tells whether the
-// broker acknowledged it. While disconnected it fails at once with
-// ErrNotConnected, so the caller keeps its message and controls the order.
-func (l *Link) Publish(m Message) *Delivery {
+// undelivered is the Delivery of a message that was never sent.
+type undelivered struct{ err error }
+
+func (u undelivered) Wait(context.Context) error { return u.err }
+
+// Publish sends m at QoS 1 without waiting; the Delivery's Wait tells
+// whether the broker acknowledged it. While disconnected it fails at once
+// with ErrNotConnected, so the caller keeps its message and controls the
+// order.
+func (l *Link) Publish(m Message) Delivery {
 	if !l.connected.Load() {
-		return &Delivery{err: ErrNotConnected}
+		return undelivered{ErrNotConnected}
 	}
 	gen := l.gen.Load()
-	return &Delivery{l: l, gen: gen, token: l.client.Publish(m.Topic, 1, m.Retained, m.Payload)}
+	return &delivery{l: l, gen: gen, token: l.client.Publish(m.Topic, 1, m.Retained, m.Payload)}
 }
 
-// Wait waits at most the link's timeout for the broker's acknowledgement. It
-// returns nil only when the PUBACK arrived on the connection the message was
-// sent on; ErrUnconfirmed (wrapped) when that cannot be known.
-func (d *Delivery) Wait() error { return d.WaitContext(context.Background()) }
-
-// WaitContext is Wait that also gives up when ctx is done.
-func (d *Delivery) WaitContext(ctx context.Context) error {
-	if d.err != nil {
-		return d.err
-	}
+func (d *delivery) Wait(ctx context.Context) error {
 	timer := time.NewTimer(d.l.opts.Timeout)
 	defer timer.Stop()
 	select {
@@ -347,17 +395,12 @@ func (d *Delivery) WaitContext(ctx context.Context) error {
 }
 
 // PublishWait publishes m and waits for its acknowledgement.
-func (l *Link) PublishWait(m Message) error { return l.Publish(m).Wait() }
+func (l *Link) PublishWait(m Message) error { return l.Publish(m).Wait(context.Background()) }
 
-// Close publishes last, if given (the retained "offline" a clean stop owes
-// its readers, since the broker sends the Will only when we vanish), then
-// disconnects. Every step is bounded by the link's timeout.
-func (l *Link) Close(last *Message) {
-	if last != nil && l.connected.Load() {
-		if err := l.PublishWait(*last); err != nil {
-			l.log.Warn("could not publish before disconnecting", "topic", last.Topic, "err", err)
-		}
-	}
+// Close ends the link: a clean disconnect, bounded by 250 ms, after which
+// the broker does not publish the Will. A program that owes its readers a
+// last word (a retained "offline") publishes it before.
+func (l *Link) Close() {
 	l.closeOnce.Do(func() { close(l.closing) })
 	l.mu.Lock()
 	l.connected.Store(false)

@@ -40,17 +40,17 @@ func TestResubscribeAfterRestart(t *testing.T) {
 			Timeout:    2 * time.Second,
 			MaxBackoff: 500 * time.Millisecond,
 			Birth:      &Message{Topic: "resub/status", Payload: []byte("online"), Retained: true},
-			Subscribe:  map[string]Handler{"resub/in": func(m Message) { got <- m }},
-			OnConnect:  func() { connects <- struct{}{} },
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		l.Subscribe("resub/in", func(m Message) { got <- m })
+		l.OnConnect(func() { connects <- struct{}{} })
 		if err := l.PublishWait(Message{Topic: "resub/x", Payload: []byte("early")}); !errors.Is(err, ErrNotConnected) {
 			t.Fatalf("publish before Start = %v, want ErrNotConnected", err)
 		}
 		l.Start()
-		defer l.Close(nil)
+		defer l.Close()
 		for round := 1; round <= 2; round++ {
 			select {
 			case <-connects:

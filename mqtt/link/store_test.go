@@ -1,6 +1,7 @@
 package link
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -53,13 +54,13 @@ func TestPublishThroughRestarts(t *testing.T) {
 		ClientID:   "restarts",
 		Timeout:    2 * time.Second,
 		MaxBackoff: 200 * time.Millisecond,
-		OnConnect:  func() { connects.Add(1) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.OnConnect(func() { connects.Add(1) })
 	l.Start()
-	defer l.Close(nil)
+	defer l.Close()
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -74,7 +75,7 @@ func TestPublishThroughRestarts(t *testing.T) {
 					return
 				default:
 				}
-				if l.Publish(Message{Topic: "restarts/x", Payload: []byte("x")}).Wait() == nil {
+				if l.Publish(Message{Topic: "restarts/x", Payload: []byte("x")}).Wait(context.Background()) == nil {
 					confirmed.Add(1)
 				} else {
 					time.Sleep(time.Millisecond)

@@ -89,7 +89,7 @@ func tryConnect(t *testing.T, opts Options, want string) string {
 		t.Fatal(err)
 	}
 	l.Start()
-	defer l.Close(nil)
+	defer l.Close()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		err := l.LastError()
@@ -210,7 +210,7 @@ func TestExplainedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Start()
-	defer l.Close(nil)
+	defer l.Close()
 	deadline := time.Now().Add(15 * time.Second)
 	for l.gen.Load() < 3 { // three attempts, a second apart
 		if time.Now().After(deadline) {

@@ -25,6 +25,10 @@ const (
 	MaxLight = 1000
 )
 
+// DefaultThreshold is the lesson's rule: the LED is on below this light
+// level. The server decides by it, and the device's offline fallback too.
+const DefaultThreshold = 300
+
 // Telemetry is one light reading, published on ID/telemetry.
 type Telemetry struct {
 	Light int       // 0..1000, the lesson's "light"

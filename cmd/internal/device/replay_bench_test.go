@@ -37,18 +37,6 @@ func BenchmarkReplayMosquitto(b *testing.B) {
 	}
 	broker := mqtttest.Mosquitto(b)
 	const id = "bench"
-	l, err := link.New(link.Options{Broker: broker.URL(), ClientID: id, Timeout: 10 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	l.Start()
-	defer l.Close(nil)
-	for deadline := time.Now().Add(10 * time.Second); !l.Connected(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b.Fatal("no connection to mosquitto")
-		}
-	}
-
 	var peak atomic.Int64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -65,9 +53,19 @@ func BenchmarkReplayMosquitto(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		d, err := New(Config{ID: id, Broker: broker.URL()}, nil, ob)
+		l, err := link.New(link.Options{Broker: broker.URL(), ClientID: id, Timeout: 10 * time.Second})
 		if err != nil {
 			b.Fatal(err)
+		}
+		d, err := New(Config{ID: id}, nil, ob, l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Start()
+		for deadline := time.Now().Add(10 * time.Second); !l.Connected(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatal("no connection to mosquitto")
+			}
 		}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -78,7 +76,7 @@ func BenchmarkReplayMosquitto(b *testing.B) {
 		}()
 		b.StartTimer()
 		start := time.Now()
-		if err := d.drain(context.Background(), l); err != nil {
+		if err := d.drain(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		elapsed := time.Since(start)
@@ -89,6 +87,7 @@ func BenchmarkReplayMosquitto(b *testing.B) {
 			b.Fatalf("%d readings still pending after the replay", st.Pending)
 		}
 		b.ReportMetric(float64(backlog)/elapsed.Seconds(), "readings/s")
+		l.Close()
 		ob.Close()
 	}
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-RSS-MB")

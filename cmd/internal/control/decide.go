@@ -1,0 +1,114 @@
+package control
+
+import (
+	"time"
+
+	"nightlight/mqtt/wire"
+)
+
+// reading is a device's telemetry as it arrived.
+type reading struct {
+	device string
+	t      wire.Telemetry
+	at     time.Time // when it arrived
+}
+
+// decider is the server's decision, with no I/O, no clock and no
+// goroutines: which readings are fresh enough to drive a LED, and the
+// command for each device. Replayed history never drives the LED: a reading
+// older than maxAge, or older than the newest one seen from its device, is
+// left alone.
+type decider struct {
+	threshold int
+	maxAge    time.Duration
+	newest    map[string]time.Time // per device, the ts of the newest reading acted on
+}
+
+func newDecider(threshold int, maxAge time.Duration) *decider {
+	return &decider{threshold: threshold, maxAge: maxAge, newest: map[string]time.Time{}}
+}
+
+// order is a command to send: the decision for a device's newest fresh
+// reading.
+type order struct {
+	device string
+	ledOn  bool
+	answer wire.Telemetry // the reading it answers
+}
+
+// note is what the server logs about one reading: received, superseded,
+// or why it drives nothing.
+type note struct {
+	warn bool // the device should be looked at (its clock), not just history
+	msg  string
+	args []any // device, light, seq and the details of msg
+}
+
+// noteSuperseded is the note of a fresh reading that a newer one of the
+// same device replaced in its batch: worth a debug line only.
+const noteSuperseded = "telemetry superseded by a newer reading"
+
+// decide takes a batch of readings (those that waited together) and
+// returns one order per device, for its newest fresh reading, in the order
+// the devices first appear: a backlog a device replays after an outage must
+// not flicker its LED through the past. Ages are measured at now, not at
+// arrival: a reading may have waited in the queue.
+func (d *decider) decide(batch []reading, now time.Time) (orders []order, notes []note) {
+	latest := map[string]int{} // device -> index in orders
+	for _, r := range batch {
+		n, fresh := d.judge(r, now)
+		notes = append(notes, n)
+		if !fresh {
+			continue
+		}
+		o := order{device: r.device, ledOn: r.t.Light < d.threshold, answer: r.t}
+		if i, ok := latest[r.device]; ok {
+			notes = append(notes, note{msg: noteSuperseded, args: about(orders[i].device, orders[i].answer)})
+			orders[i] = o
+			continue
+		}
+		latest[r.device] = len(orders)
+		orders = append(orders, o)
+	}
+	return orders, notes
+}
+
+// judge reports whether r may drive the LED, and remembers it as its
+// device's newest when it may.
+func (d *decider) judge(r reading, now time.Time) (note, bool) {
+	ts := r.t.TS
+	if ts.IsZero() {
+		ts = r.at // the lesson's device sends no ts: a live reading is as old as its arrival
+	}
+	args := about(r.device, r.t)
+	switch newest := d.newest[r.device]; {
+	case now.Sub(ts) > d.maxAge:
+		return note{msg: "telemetry from history, not acted on",
+			args: append(args, "ts", wire.FormatTime(ts), "age", now.Sub(ts).Round(time.Millisecond))}, false
+	case ts.Sub(now) > d.maxAge:
+		return note{warn: true, msg: "telemetry from the future, not acted on: check the device's clock",
+			args: append(args, "ts", wire.FormatTime(ts), "ahead", ts.Sub(now).Round(time.Millisecond))}, false
+	case ts.Before(newest):
+		return note{msg: "telemetry older than the newest, not acted on",
+			args: append(args, "ts", wire.FormatTime(ts), "newest", wire.FormatTime(newest))}, false
+	}
+	// Never ahead of our own clock: one reading from a clock that runs
+	// fast must not make every later one look old.
+	if ts.After(r.at) {
+		ts = r.at
+	}
+	d.newest[r.device] = ts
+	return note{msg: "telemetry received", args: args}, true
+}
+
+// about names a reading in a log line.
+func about(device string, t wire.Telemetry) []any {
+	args := []any{"device", device, "light", t.Light}
+	if t.Seq != 0 {
+		args = append(args, "seq", t.Seq)
+	}
+	return args
+}
+
+// devices is how many devices the decider follows.
+func (d *decider) devices() int { return len(d.newest) }

@@ -1,0 +1,193 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"nightlight/mqtt/link"
+	"nightlight/mqtt/link/linktest"
+	"nightlight/mqtt/mqtttest"
+	"nightlight/mqtt/outbox"
+	"nightlight/mqtt/wire"
+)
+
+// fakeBoard is hardware whose light level the test sets and whose LED it
+// reads back; a set error makes the sensor fail.
+type fakeBoard struct {
+	mu    sync.Mutex
+	level int
+	err   error
+	reads int
+	led   bool
+}
+
+func (b *fakeBoard) Light() (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reads++
+	return b.level, b.err
+}
+
+func (b *fakeBoard) SetLED(on bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.led = on
+	return nil
+}
+
+func (b *fakeBoard) set(level int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.level, b.err = level, nil
+}
+
+func (b *fakeBoard) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.err = err
+}
+
+func (b *fakeBoard) ledOn() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.led
+}
+
+// harness is a device running on hw with a fake connection and a real
+// outbox in a temp dir, until the test ends.
+type harness struct {
+	id     string
+	conn   *linktest.Conn
+	ob     *outbox.Outbox
+	logs   *mqtttest.Log
+	tel    chan wire.Telemetry // what the device published, split by topic
+	states chan wire.State
+	status chan string
+}
+
+// start runs a device with cfg (ID and Threshold filled in when empty) on
+// hw. With connect, the fake connection is up from the start.
+func start(t *testing.T, hw Hardware, cfg Config, connect bool) *harness {
+	t.Helper()
+	if cfg.ID == "" {
+		cfg.ID = "dev"
+	}
+	if cfg.Threshold == 0 {
+		cfg.Threshold = wire.DefaultThreshold
+	}
+	h := &harness{
+		id:     cfg.ID,
+		conn:   linktest.New(),
+		logs:   new(mqtttest.Log),
+		tel:    make(chan wire.Telemetry, 1024),
+		states: make(chan wire.State, 1024),
+		status: make(chan string, 64),
+	}
+	ob, err := outbox.Open(t.TempDir(), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ob = ob
+	cfg.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(cfg, hw, ob, h.conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if connect {
+		h.conn.Connect()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	split := make(chan struct{})
+	go h.split(t, split)
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s")
+		}
+		close(split)
+		ob.Close()
+	})
+	return h
+}
+
+// split sorts what the device publishes by topic until stop closes.
+func (h *harness) split(t *testing.T, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case m := <-h.conn.Published():
+			_, kind, _ := wire.SplitTopic(m.Topic)
+			switch kind {
+			case wire.KindTelemetry:
+				r, err := wire.ParseTelemetry(m.Payload)
+				if err != nil {
+					t.Errorf("telemetry %q: %v", m.Payload, err)
+				}
+				h.tel <- r
+			case wire.KindState:
+				s, err := wire.ParseState(m.Payload)
+				if err != nil {
+					t.Errorf("state %q: %v", m.Payload, err)
+				}
+				h.states <- s
+			case wire.KindStatus:
+				h.status <- string(m.Payload)
+			}
+		}
+	}
+}
+
+// reading returns the next published reading.
+func (h *harness) reading(t *testing.T, within time.Duration) wire.Telemetry {
+	t.Helper()
+	select {
+	case r := <-h.tel:
+		return r
+	case <-time.After(within):
+		t.Fatalf("no reading within %s; log:\n%s", within, h.logs.String())
+		return wire.Telemetry{}
+	}
+}
+
+// state waits for a published state that satisfies ok.
+func (h *harness) state(t *testing.T, within time.Duration, what string, ok func(wire.State) bool) wire.State {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case s := <-h.states:
+			if ok(s) {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("no state with %s within %s; log:\n%s", what, within, h.logs.String())
+		}
+	}
+}
+
+// command delivers a command payload as the broker would.
+func (h *harness) command(t *testing.T, payload string, retained bool) {
+	t.Helper()
+	topic := wire.Topic(h.id, wire.KindCommands)
+	if !h.conn.Deliver(link.Message{Topic: topic, Payload: []byte(payload), Retained: retained}) {
+		t.Fatalf("the device is not subscribed to %s", topic)
+	}
+}
+
+func ledIs(on bool, source string) func(wire.State) bool {
+	return func(s wire.State) bool { return s.LEDOn == on && s.Source == source }
+}
+
+var errBus = errors.New("board: light: 3 of 3 reads failed: i2c: bus error")

@@ -1,0 +1,121 @@
+package device
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"nightlight/mqtt/link"
+	"nightlight/mqtt/wire"
+)
+
+// sendWindow is how many telemetry messages may await their PUBACK at once.
+const sendWindow = 64
+
+// sender is the one goroutine that publishes: the retained state first,
+// then the outbox in seq order. It stops when ctx is cancelled.
+func (d *Device) sender(ctx context.Context) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.connected:
+			// A new connection: the broker may have lost our retained state,
+			// and whatever was in flight is unconfirmed.
+			d.state.markDirty()
+			d.ob.Rewind()
+		case <-d.state.changed:
+		case <-d.ob.Appended():
+		case <-retry.C:
+		}
+		if !d.conn.Connected() {
+			continue // onConnect wakes us
+		}
+		err := d.publishState(ctx)
+		if err == nil {
+			err = d.drain(ctx)
+		}
+		if ctx.Err() != nil {
+			return // stopping: not a failure; Run flushes once more itself
+		}
+		if err != nil && !errors.Is(err, link.ErrNotConnected) {
+			d.log.Warn("publish failed; retrying", "err", err)
+			retry.Reset(time.Second)
+		}
+	}
+}
+
+// publishState publishes the retained state if it changed since the broker
+// last confirmed it.
+func (d *Device) publishState(ctx context.Context) error {
+	st, ok := d.state.take()
+	if !ok {
+		return nil
+	}
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	m := link.Message{Topic: d.topic(wire.KindState), Payload: payload, Retained: true}
+	if err := d.conn.Publish(m).Wait(ctx); err != nil {
+		d.state.markDirty()
+		return err
+	}
+	return nil
+}
+
+// drain publishes the outbox up to its end, or until ctx is done, and
+// acknowledges in the outbox only what the broker confirmed. Up to
+// sendWindow messages await their PUBACK at once, as a sliding window: each
+// confirmation lets the next message go, so the broker always has something
+// to answer (a batch-and-wait scheme stalls on Nagle's algorithm in brokers
+// that leave it on, as Mosquitto does by default: about 40 ms per batch).
+// On any failure it rewinds, so the next attempt starts at the oldest
+// unconfirmed reading.
+func (d *Device) drain(ctx context.Context) error {
+	topic := d.topic(wire.KindTelemetry)
+	type flight struct {
+		seq uint64
+		del link.Delivery
+	}
+	var inflight []flight
+	done := false // the outbox had nothing more to give
+	fail := func(err error) error {
+		// What is still in flight is unconfirmed: sent again after the
+		// rewind. The payloads are ours (Next gives fresh buffers), so
+		// nothing needs waiting for.
+		d.ob.Rewind()
+		return err
+	}
+	for {
+		if !done && len(inflight) < sendWindow && ctx.Err() == nil {
+			recs, err := d.ob.Next(sendWindow - len(inflight))
+			if err != nil {
+				return fail(fmt.Errorf("read outbox: %w", err))
+			}
+			done = len(recs) == 0
+			for _, r := range recs {
+				inflight = append(inflight, flight{r.Seq, d.conn.Publish(link.Message{Topic: topic, Payload: r.Payload})})
+			}
+		}
+		if len(inflight) == 0 {
+			if done {
+				return nil
+			}
+			return errors.New("stopped before the outbox was empty")
+		}
+		f := inflight[0]
+		inflight = inflight[1:]
+		if err := f.del.Wait(ctx); err != nil {
+			return fail(err)
+		}
+		if err := d.ob.Ack(f.seq); err != nil {
+			return fail(fmt.Errorf("outbox ack %d: %w", f.seq, err))
+		}
+	}
+}

@@ -44,41 +44,6 @@ func TestPartition(t *testing.T) {
 	})
 }
 
-// TestFallback: without the broker for longer than fallback_after, the
-// device applies the threshold rule itself; when the broker is back, the
-// server takes over again and the state says who is in charge.
-func TestFallback(t *testing.T) {
-	b := mqtttest.Embedded(t)
-	const id = "fallback"
-	proxy := mqtttest.NewProxy(t, b.URL())
-	watcher := mqtttest.Client(t, b.URL(), "watcher")
-	st := states(t, watcher, id)
-	startServer(t, b.URL(), id)
-	s, light := testSettings(t, proxy.URL(), id, 100*time.Millisecond)
-	s.FallbackAfter = time.Second
-	setLight(t, light, 800)
-	logs := startDevice(t, s)
-	waitState(t, st, 10*time.Second, "led_on false from the server", ledIs(false, wire.SourceCommand))
-
-	proxy.Down()
-	lost := time.Now()
-	logs.WaitFor(t, 10*time.Second, "connection lost")
-	setLight(t, light, 100) // dusk, with nobody to ask
-	line := logs.WaitFor(t, 10*time.Second, "msg=LED", "led_on=true", "source=fallback")
-	if took := time.Since(lost); took < s.FallbackAfter {
-		t.Errorf("fallback after %s, before fallback_after %s: %s", took, s.FallbackAfter, line)
-	}
-	setLight(t, light, 900) // dawn
-	logs.WaitFor(t, 10*time.Second, "msg=LED", "led_on=false", "source=fallback")
-	setLight(t, light, 100)
-	logs.WaitFor(t, 10*time.Second, "msg=LED", "led_on=true", "source=fallback")
-
-	proxy.Up()
-	// Back online: the retained state says fallback until the server's
-	// next command, which then takes over.
-	waitState(t, st, 15*time.Second, "the server in charge again", ledIs(true, wire.SourceCommand))
-}
-
 // TestDiskFull: the state directory fills up (a small tmpfs). The daemon
 // keeps running and obeying commands, counts the readings it could not
 // store, logs the failure once rather than once per sample, and recovers by

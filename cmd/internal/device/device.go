@@ -176,6 +176,13 @@ func New(cfg Config, hw Hardware, ob Outbox, conn Conn) (*Device, error) {
 		policy:    policy{cfg: cfg},
 		buf:       make([]byte, 0, 128),
 	}
+	// Offline from now, or since the previous run lost the broker, until
+	// the connection says otherwise: set here, before the command starts
+	// the connection, so that a quick first connect is not overwritten.
+	d.offlineFrom.Store(time.Now().UnixNano())
+	if r := cfg.Resume; r != nil && !r.OfflineSince.IsZero() {
+		d.offlineFrom.Store(r.OfflineSince.UnixNano())
+	}
 	conn.Subscribe(d.topic(wire.KindCommands), d.onCommand)
 	conn.OnConnect(d.onConnect)
 	conn.OnLost(d.onLost)
@@ -216,19 +223,13 @@ func (d *Device) Run(ctx context.Context) error {
 	return nil
 }
 
-// begin sets the LED and the broker's absence as the run starts: off and
-// "since now", or as the previous run left them.
+// begin sets the LED as the run starts: off, or as the previous run left it.
 func (d *Device) begin() {
-	d.offlineFrom.Store(time.Now().UnixNano())
-	r := d.cfg.Resume
-	if r == nil {
-		d.setLED(false, wire.SourceStartup)
+	if r := d.cfg.Resume; r != nil {
+		d.setLED(r.LEDOn, r.Source)
 		return
 	}
-	if !r.OfflineSince.IsZero() {
-		d.offlineFrom.Store(r.OfflineSince.UnixNano())
-	}
-	d.setLED(r.LEDOn, r.Source)
+	d.setLED(false, wire.SourceStartup)
 }
 
 // loop is the main loop: it samples (at every tick, polled; on the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,10 +58,22 @@ func (b *fakeBoard) ledOn() bool {
 	return b.led
 }
 
+// waitLED waits until the LED is on (or off).
+func (b *fakeBoard) waitLED(t *testing.T, on bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); b.ledOn() != on; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the LED did not go %v within 5s", map[bool]string{true: "on", false: "off"}[on])
+		}
+	}
+}
+
 // harness is a device running on hw with a fake connection and a real
 // outbox in a temp dir, until the test ends.
 type harness struct {
 	id     string
+	sup    *recordingSupervisor
+	stop   func(t *testing.T) // stops the device and waits for Run; the test's end does it too
 	conn   *linktest.Conn
 	ob     *outbox.Outbox
 	logs   *mqtttest.Log
@@ -93,6 +106,8 @@ func start(t *testing.T, hw Hardware, cfg Config, connect bool) *harness {
 	}
 	h.ob = ob
 	cfg.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.sup = new(recordingSupervisor)
+	cfg.Supervisor = h.sup
 	d, err := New(cfg, hw, ob, h.conn)
 	if err != nil {
 		t.Fatal(err)
@@ -105,16 +120,22 @@ func start(t *testing.T, hw Hardware, cfg Config, connect bool) *harness {
 	go func() { done <- d.Run(ctx) }()
 	split := make(chan struct{})
 	go h.split(t, split)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	h.stop = func(t *testing.T) {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return within 10s")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s")
-		}
+		})
+	}
+	t.Cleanup(func() {
+		h.stop(t)
 		close(split)
 		ob.Close()
 	})
@@ -186,8 +207,49 @@ func (h *harness) command(t *testing.T, payload string, retained bool) {
 	}
 }
 
+// statusLine waits for a status line that holds want.
+func (h *harness) statusLine(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		line := h.sup.status()
+		if strings.Contains(line, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status line %q does not say %q", line, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// recordingSupervisor keeps the newest status line.
+type recordingSupervisor struct {
+	mu   sync.Mutex
+	line string
+}
+
+func (s *recordingSupervisor) Ready() error                    { return nil }
+func (s *recordingSupervisor) Watchdog() error                 { return nil }
+func (s *recordingSupervisor) WatchdogInterval() time.Duration { return 0 }
+
+func (s *recordingSupervisor) Status(line string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.line = line
+	return nil
+}
+
+func (s *recordingSupervisor) status() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.line
+}
+
 func ledIs(on bool, source string) func(wire.State) bool {
 	return func(s wire.State) bool { return s.LEDOn == on && s.Source == source }
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 var errBus = errors.New("board: light: 3 of 3 reads failed: i2c: bus error")

@@ -97,3 +97,16 @@ func TestStop(t *testing.T) {
 		t.Error("the LED is on after a stop")
 	}
 }
+
+// TestNoFallbackWhileConnected: a device whose connection came up before
+// Run started (the command starts it first) is not "offline" to the
+// fallback rule.
+func TestNoFallbackWhileConnected(t *testing.T) {
+	hw := &fakeBoard{level: 100} // dark: the fallback would switch the LED on
+	h := start(t, hw, Config{Interval: 20 * time.Millisecond, FallbackAfter: 100 * time.Millisecond}, true)
+	h.state(t, 5*time.Second, "the startup state", ledIs(false, wire.SourceStartup))
+	time.Sleep(500 * time.Millisecond)
+	if hw.ledOn() || strings.Contains(h.logs.String(), "source=fallback") {
+		t.Fatalf("a connected device fell back; log:\n%s", h.logs.String())
+	}
+}

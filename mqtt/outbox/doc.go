@@ -94,4 +94,12 @@
 // appending goroutine and one publishing goroutine, woken by Appended. Open
 // starts one goroutine, the grouped sync, and Close stops it and waits for it.
 // A directory is locked (flock) by the process that opened it.
+//
+// # Where things are
+//
+// outbox.go has the types, Open, Stats and Close; load.go what Open reads
+// back from the disk; write.go Append, the seq reservation, segment roll-over
+// and the cap; read.go Next, Ack and Rewind; sync.go the grouped sync and the
+// deletion of acknowledged segments; segment.go, record.go and state.go the
+// on-disk formats.
 package outbox

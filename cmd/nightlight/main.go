@@ -24,8 +24,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
@@ -35,7 +33,6 @@ import (
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
 	"nightlight/mqtt/wire"
-	"nightlight/systemd"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -119,93 +116,6 @@ func noArgs(l *config.Loaded) error {
 		return &config.UsageError{Err: fmt.Errorf("unexpected argument %q", l.Args[0])}
 	}
 	return nil
-}
-
-// runDaemon runs the device until SIGINT or SIGTERM. SIGHUP reloads: the
-// configuration is read again from every source and, if it is valid, the
-// device is restarted with it in-process (the outbox and its seq carry over,
-// so no reading is lost); if it is not, the error is logged and the running
-// device goes on untouched.
-func runDaemon(args []string, stderr io.Writer) error {
-	s, l, err := load("run", args, stderr, nil)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(l); err != nil {
-		return err
-	}
-	cli.OneProc()
-	notifier := systemd.NewNotifier()
-	ctx, stop := cli.SignalContext()
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	var (
-		resume *device.Snapshot // the LED and connection state handed from one run to the next
-		prev   *settings        // the configuration before the last reload, to go back to
-	)
-	for {
-		log := systemd.NewLogger(stderr, s.LogLevel)
-		if l.File != "" {
-			log.Info("configuration", "file", l.File)
-		}
-		runCtx, cancel := context.WithCancelCause(ctx)
-		type result struct {
-			snap *device.Snapshot
-			err  error
-		}
-		done := make(chan result, 1)
-		go func(s *settings, resume *device.Snapshot) {
-			snap, err := runDevice(runCtx, s, log, notifier, resume)
-			done <- result{snap, err}
-		}(s, resume)
-	waiting:
-		for {
-			select {
-			case r := <-done:
-				cancel(nil)
-				if r.err != nil && prev != nil && ctx.Err() == nil {
-					// A reloaded configuration that passed the checks but
-					// does not run (the hardware it names is not there):
-					// go back to the one that ran.
-					log.Error("the reloaded configuration does not run; going back to the previous one", "err", r.err)
-					s, prev = prev, nil
-					notifier.Ready()
-					break waiting
-				}
-				return r.err
-			case <-ctx.Done():
-				notifier.Stopping()
-				r := <-done // the device stops on the same signal
-				cancel(nil)
-				return r.err
-			case <-hup:
-				notifier.Reloading()
-				ns, nl, err := load("run", args, io.Discard, nil)
-				if err == nil {
-					err = noArgs(nl)
-				}
-				if err != nil {
-					log.Error("reload refused, the running configuration stays", "err", err)
-					notifier.Ready()
-					continue
-				}
-				log.Info("reloading")
-				cancel(device.ErrReload)
-				r := <-done
-				if r.err != nil {
-					return r.err
-				}
-				resume, prev, s, l = r.snap, s, ns, nl
-				break waiting
-			}
-		}
-		if ctx.Err() != nil {
-			return nil // stopped while reloading: no new run
-		}
-	}
 }
 
 // runDevice opens the hardware and the outbox, runs the device until ctx is

@@ -340,11 +340,15 @@ func (b *builder) build(ctx context.Context, a Arch, p Package) (string, error) 
 	return out, os.Rename(tmp.Name(), out)
 }
 
+// ReleaseTags are the build tags of the shipped programs: nodemo leaves the
+// demo, with its embedded broker and server, out of the daemon.
+const ReleaseTags = "nodemo"
+
 // goBuild makes a static, stripped binary whose paths do not depend on the
 // machine that built it.
 func (b *builder) goBuild(ctx context.Context, a Arch, p Package, out string) error {
 	fmt.Fprintf(b.o.Log, "building %s for %s\n", p.Name, a.Deb)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", ReleaseTags,
 		"-ldflags", "-s -w -X main.version="+b.o.Version,
 		"-o", out, p.Cmd)
 	cmd.Dir = b.o.ModuleDir

@@ -19,39 +19,58 @@ import (
 	"nightlight/mqtt/wire"
 )
 
-// TestDemo runs the demo as a person would and checks that it shows
-// readings, the server's decisions and the LED switching both ways.
+// TestDemo runs the demo as a person would: its live view shows the LED
+// switching both ways on the server's commands, and --log shows the
+// readings, the server's decisions and the LED in the programs' own logs.
 func TestDemo(t *testing.T) {
 	bin := binary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "20s")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
+	demo := func(t *testing.T, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"demo", "--duration", "6s", "--period", "2s", "--interval", "200ms"}, args...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("demo: %v\n%s", err, out.String())
+		}
+		return out.String()
 	}
-	text := out.String()
-	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`msg=reading component=device light=\d+ seq=\d+`),
-		regexp.MustCompile(`msg="telemetry received" component=server device=nightlight-demo light=\d+ seq=\d+`),
-		regexp.MustCompile(`msg="command sent" component=server device=nightlight-demo led_on=true`),
-		regexp.MustCompile(`msg="command sent" component=server device=nightlight-demo led_on=false`),
-		regexp.MustCompile(`msg=LED component=device led_on=true source=command`),
-		regexp.MustCompile(`msg=LED component=device led_on=false source=command`),
-	} {
-		if !want.MatchString(text) {
-			t.Errorf("demo output has no line matching %s", want)
+	expect := func(t *testing.T, text string, patterns ...string) {
+		for _, p := range patterns {
+			if !regexp.MustCompile(p).MatchString(text) {
+				t.Errorf("demo output has no line matching %s", p)
+			}
+		}
+		if t.Failed() {
+			t.Logf("demo output:\n%s", text)
 		}
 	}
-	// Both directions: on, then off again after it, from the server's commands.
-	on := strings.Index(text, "led_on=true source=command")
-	if on < 0 || !strings.Contains(text[on:], "led_on=false source=command") {
-		t.Errorf("the LED did not go on and then off again")
-	}
-	if t.Failed() {
-		t.Logf("demo output:\n%s", text)
-	}
+	t.Run("live view", func(t *testing.T) {
+		t.Parallel()
+		text := demo(t)
+		expect(t, text,
+			`(?m)^\d\d:\d\d:\d\d\.\d  light +\d+ ▕[█▌ │]+▏ LED ● on   server: led_on=true$`,
+			`(?m)^\d\d:\d\d:\d\d\.\d  light +\d+ ▕[█▌ │]+▏ LED ○ off  server: led_on=false$`)
+		if strings.Contains(text, "level=") {
+			t.Errorf("log lines in the live view:\n%s", text)
+		}
+	})
+	t.Run("logs", func(t *testing.T) {
+		t.Parallel()
+		text := demo(t, "--log")
+		expect(t, text,
+			`msg=reading component=device light=\d+ seq=\d+`,
+			`msg="telemetry received" component=server device=nightlight-demo light=\d+ seq=\d+`,
+			`msg="command sent" component=server device=nightlight-demo led_on=true`,
+			`msg="command sent" component=server device=nightlight-demo led_on=false`,
+			`msg=LED component=device led_on=true source=command`,
+			`msg=LED component=device led_on=false source=command`)
+		// Both directions: on, then off again after it, from the server's commands.
+		on := strings.Index(text, "led_on=true source=command")
+		if on < 0 || !strings.Contains(text[on:], "led_on=false source=command") {
+			t.Errorf("the LED did not go on and then off again")
+		}
+	})
 }
 
 func run(t *testing.T, env []string, args ...string) (string, int) {

@@ -31,8 +31,8 @@ type view struct {
 	threshold int
 	light     *int
 	state     *wire.State // the device's retained state: its LED and who set it
-	cmd       string // the server's newest command
-	printed   string // the LED as the last line showed it
+	cmd       string      // the server's newest command
+	printed   string      // the LED as the last line showed it
 }
 
 // barWidth is the light bar's width in cells; each cell is 1000/barWidth

@@ -9,22 +9,17 @@
 package mqtttest
 
 import (
-	"bytes"
-	"fmt"
+	"errors"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"nightlight/mqtt/broker"
+	"nightlight/mqtt/mosquitto"
 )
 
 // Broker is a broker under a test's control.
@@ -100,210 +95,71 @@ func (e *embedded) Stop() {
 	}
 }
 
-type mosquitto struct {
-	t      testing.TB
-	bin    string
-	conf   string
-	scheme string
-	addr   string
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	out    *bytes.Buffer
-}
-
 // MosquittoPath finds the mosquitto binary, which Debian puts in /usr/sbin,
 // outside an ordinary user's PATH.
-func MosquittoPath() (string, error) {
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
-		return "/usr/sbin/mosquitto", nil
-	}
-	return "", fmt.Errorf("mosquitto is not installed (Debian: apt-get install mosquitto)")
-}
+func MosquittoPath() (string, error) { return mosquitto.Path() }
 
 // MosquittoOption changes the configuration of a Mosquitto a test starts.
-type MosquittoOption func(*mosquittoConf)
-
-type mosquittoConf struct {
-	scheme   string   // of URL: tcp or ssl
-	listener []string // lines that configure the listener (TLS files)
-	users    [][2]string
-	extra    []string
-}
+type MosquittoOption func(*mosquitto.Config)
 
 // WithTLS makes the listener speak TLS with the server certificate and key
 // in certFile and keyFile (PEM); caFile is the CA Mosquitto checks client
 // certificates against. URL then returns an ssl:// URL.
 func WithTLS(caFile, certFile, keyFile string) MosquittoOption {
-	return func(c *mosquittoConf) {
-		c.scheme = "ssl"
-		c.listener = append(c.listener, "cafile "+caFile, "certfile "+certFile, "keyfile "+keyFile)
+	return func(c *mosquitto.Config) {
+		c.TLS = &mosquitto.TLS{CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
 	}
 }
 
 // WithUser turns anonymous access off and lets user in with password, from
 // a password file made by mosquitto_passwd.
 func WithUser(user, password string) MosquittoOption {
-	return func(c *mosquittoConf) { c.users = append(c.users, [2]string{user, password}) }
+	return func(c *mosquitto.Config) { c.Users = append(c.Users, mosquitto.User{Name: user, Password: password}) }
 }
 
 // WithConfig adds lines to mosquitto.conf, such as "require_certificate true".
 func WithConfig(lines ...string) MosquittoOption {
-	return func(c *mosquittoConf) { c.extra = append(c.extra, lines...) }
+	return func(c *mosquitto.Config) { c.Extra = append(c.Extra, lines...) }
 }
 
-// Mosquitto starts a private Mosquitto on a free loopback port, with no
-// persistence and, unless options say otherwise, plaintext and anonymous
-// access; it stops when the test ends. Without mosquitto the test is
-// skipped, or failed under NIGHTLIGHT_REQUIRE_MOSQUITTO=1.
+// Mosquitto starts a private Mosquitto (mqtt/mosquitto) on a free loopback
+// port, with no persistence and, unless options say otherwise, plaintext and
+// anonymous access; it stops when the test ends. Without mosquitto the test
+// is skipped, or failed under NIGHTLIGHT_REQUIRE_MOSQUITTO=1.
 func Mosquitto(t testing.TB, opts ...MosquittoOption) Broker {
 	t.Helper()
-	bin, err := MosquittoPath()
-	if err != nil {
-		missingMosquitto(t, err)
-	}
-	c := mosquittoConf{scheme: "tcp"}
+	cfg := mosquitto.Config{Dir: t.TempDir()}
 	for _, o := range opts {
-		o(&c)
+		o(&cfg)
 	}
-	dir := t.TempDir()
-	m := &mosquitto{t: t, bin: bin, scheme: c.scheme, addr: FreeAddr(t)}
-	_, port, _ := net.SplitHostPort(m.addr)
-	m.conf = filepath.Join(dir, "mosquitto.conf")
-	conf := []string{"listener " + port + " 127.0.0.1"}
-	if os.Geteuid() == 0 {
-		// Started as root, Mosquitto becomes user mosquitto before it reads
-		// the TLS and password files, which are in the test's private
-		// temporary directory.
-		conf = append(conf, "user root")
-	}
-	conf = append(conf, c.listener...)
-	if len(c.users) > 0 {
-		pw := filepath.Join(dir, "passwords")
-		for i, u := range c.users {
-			writePassword(t, bin, pw, i == 0, u[0], u[1])
+	b, err := mosquitto.Start(cfg)
+	if errors.Is(err, mosquitto.ErrNotInstalled) {
+		if os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") == "1" {
+			t.Fatalf("NIGHTLIGHT_REQUIRE_MOSQUITTO=1 but %v", err)
 		}
-		conf = append(conf, "allow_anonymous false", "password_file "+pw)
-	} else if !slices.ContainsFunc(c.extra, func(l string) bool { return strings.HasPrefix(l, "allow_anonymous") }) {
-		conf = append(conf, "allow_anonymous true")
+		t.Skip(err)
 	}
-	conf = append(conf, "persistence false", "log_dest stderr", "log_type error", "log_type warning")
-	conf = append(conf, c.extra...)
-	if err := os.WriteFile(m.conf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	m.Start()
-	t.Cleanup(m.Stop)
-	return m
+	t.Cleanup(b.Stop)
+	return &mosquittoBroker{t: t, b: b}
 }
 
-func missingMosquitto(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") == "1" {
-		t.Fatalf("NIGHTLIGHT_REQUIRE_MOSQUITTO=1 but %v", err)
-	}
-	t.Skip(err)
+// mosquittoBroker is a mosquitto.Broker as a test's Broker: a failure to
+// start again fails the test.
+type mosquittoBroker struct {
+	t testing.TB
+	b *mosquitto.Broker
 }
 
-// writePassword adds user to Mosquitto's password file with
-// mosquitto_passwd, which comes with mosquitto; create starts a new file.
-func writePassword(t testing.TB, mosquittoBin, file string, create bool, user, password string) {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto_passwd")
-	if err != nil {
-		// Debian puts it in /usr/bin next to the clients, mosquitto in /usr/sbin.
-		for _, dir := range []string{filepath.Dir(mosquittoBin), "/usr/bin"} {
-			if p := filepath.Join(dir, "mosquitto_passwd"); fileExists(p) {
-				bin, err = p, nil
-				break
-			}
-		}
-	}
-	if err != nil {
-		missingMosquitto(t, fmt.Errorf("mosquitto_passwd is not installed (Debian: apt-get install mosquitto)"))
-	}
-	args := []string{"-b", file, user, password}
-	if create {
-		args = append([]string{"-c"}, args...)
-	}
-	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd %s: %v\n%s", user, err, out)
-	}
-}
+func (m *mosquittoBroker) URL() string { return m.b.URL() }
+func (m *mosquittoBroker) Stop()       { m.b.Stop() }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func (m *mosquitto) URL() string { return m.scheme + "://" + m.addr }
-
-func (m *mosquitto) Start() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd != nil {
-		return
+func (m *mosquittoBroker) Start() {
+	if err := m.b.Start(); err != nil {
+		m.t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for attempt := 1; ; attempt++ {
-		m.out = new(bytes.Buffer)
-		m.cmd = exec.Command(m.bin, "-c", m.conf)
-		m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
-		if err := m.cmd.Start(); err != nil {
-			m.t.Fatalf("start mosquitto: %v", err)
-		}
-		exited := make(chan struct{})
-		go func(c *exec.Cmd) { c.Wait(); close(exited) }(m.cmd)
-		if waitListening(m.addr, exited, 5*time.Second) {
-			return
-		}
-		m.cmd.Process.Kill()
-		<-exited
-		m.cmd = nil
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto did not start listening on %s (attempt %d): %s", m.addr, attempt, m.out)
-		}
-		time.Sleep(100 * time.Millisecond) // the port may linger after a stop
-	}
-}
-
-func (m *mosquitto) Stop() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { m.cmd.Process.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		m.cmd.Process.Kill()
-		<-done
-	}
-	m.cmd = nil
-}
-
-// waitListening reports whether addr accepts connections before the timeout
-// or before the process exits.
-func waitListening(addr string, exited <-chan struct{}, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
 }
 
 // Client connects a plain paho client, as a test's stand-in for another

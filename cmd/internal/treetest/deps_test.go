@@ -72,11 +72,11 @@ func TestShippedDaemonCarriesNoDemo(t *testing.T) {
 
 func TestRulesMatchWhatTheyMean(t *testing.T) {
 	for pkg, want := range map[string]bool{
-		"nightlight/hw":                true,
-		"nightlight/hw/board":          true,
-		"nightlight/hwx":               false,
-		"periph.io/x/conn/v3/i2c":      false,
-		"nightlight/cmd/internal/cli":  false,
+		"nightlight/hw":               true,
+		"nightlight/hw/board":         true,
+		"nightlight/hwx":              false,
+		"periph.io/x/conn/v3/i2c":     false,
+		"nightlight/cmd/internal/cli": false,
 	} {
 		if got := under(pkg, "nightlight/hw"); got != want {
 			t.Errorf("under(%q, nightlight/hw) = %t", pkg, got)

@@ -20,8 +20,8 @@ type system struct {
 	id     string        // device id, distinct per system
 	label  string        // what ran, for the table
 	slack  time.Duration // timer slack of its processes; 0: the kernel's default
-	device func(b *mosquitto, lightFile, stateDir string) []string
-	server func(b *mosquitto) []string
+	device func(b broker, lightFile, stateDir string) []string
+	server func(b broker) []string
 	// ledLine tells whether a line the device prints says that it has just
 	// switched the LED on (or off); those lines become ID/stdout events. Both
 	// devices print one right after driving the pin, so both are timed the
@@ -107,12 +107,12 @@ func ours(ctx context.Context, o options, bins binaries, dir string, alert bool)
 		label:   label,
 		slack:   o.TimerSlack,
 		ledLine: ourLED,
-		device: func(b *mosquitto, light, state string) []string {
-			return append([]string{bins.device, "run", "--config", empty, "--broker", b.url(), "--id", id,
+		device: func(b broker, light, state string) []string {
+			return append([]string{bins.device, "run", "--config", empty, "--broker", b.URL(), "--id", id,
 				"--hardware", "sim", "--sim-light", light, "--state-dir", state}, extra...)
 		},
-		server: func(b *mosquitto) []string {
-			return []string{bins.server, "--config", empty, "--broker", b.url(), "--id", id,
+		server: func(b broker) []string {
+			return []string{bins.server, "--config", empty, "--broker", b.URL(), "--id", id,
 				"--client-id", id + "-server"}
 		},
 	}, nil
@@ -145,11 +145,11 @@ func lesson(o options, s scripts) *system {
 		column: "lesson",
 		id:     id,
 		label:  "`python3 device.py` and `python3 server.py` (the lesson's app.py files, paho-mqtt 1.6, QoS 0, a reading every 5 s)",
-		device: func(b *mosquitto, light, _ string) []string {
+		device: func(b broker, light, _ string) []string {
 			host, port := b.hostPort()
 			return []string{o.Python, "-u", s.device, host, port, id, light}
 		},
-		server: func(b *mosquitto) []string {
+		server: func(b broker) []string {
 			host, port := b.hostPort()
 			return []string{o.Python, "-u", s.server, host, port, id}
 		},
@@ -192,7 +192,7 @@ type running struct {
 
 // measure starts the system, runs the dark transitions and the steady
 // window, and stops it.
-func measure(ctx context.Context, o options, s *system, b *mosquitto, log *eventLog, dir string) (*result, error) {
+func measure(ctx context.Context, o options, s *system, b broker, log *eventLog, dir string) (*result, error) {
 	r := &running{sys: s, light: filepath.Join(dir, s.name+"-light"), log: log}
 	if _, err := setLight(r.light, o.Bright); err != nil {
 		return nil, err

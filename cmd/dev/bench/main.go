@@ -1,11 +1,11 @@
-// Command nightlight-bench measures our device and server side by side with
+// Command bench measures our device and server side by side with
 // the lesson's Python device and server (IoT for Beginners, lesson 4, with
 // paho-mqtt 1.6), one system at a time on the same private Mosquitto on
 // loopback, both driven by the same scripted light level, and prints a
 // Markdown table: darkness-to-LED latency, messages per hour, memory and CPU
 // at steady light, and binary or installed size.
 //
-//	go run ./cmd/nightlight-bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE]
+//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE]
 //
 // Ours run with the timer slack their systemd units set; the lesson's
 // programs as the lesson runs them. It needs mosquitto, and Debian's python3
@@ -74,7 +74,7 @@ func defaultOptions() options {
 
 func main() {
 	o := defaultOptions()
-	fs := flag.NewFlagSet("nightlight-bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&o.Transitions, "transitions", o.Transitions, "dark transitions measured per system")
 	fs.DurationVar(&o.Steady, "steady", o.Steady, "steady-light window per system (messages, CPU)")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "pause after the LED went off before the next dark step, before the random phase")
@@ -97,10 +97,10 @@ func main() {
 		os.Exit(2)
 	}
 	if fs.NArg() > 0 || o.Transitions < 1 || o.Steady < 10*time.Second || o.TimerSlack < 0 {
-		fmt.Fprintln(os.Stderr, "nightlight-bench: want -transitions 1 or more, -steady 10s or more, -timer-slack 0 or more, and no arguments")
+		fmt.Fprintln(os.Stderr, "bench: want -transitions 1 or more, -steady 10s or more, -timer-slack 0 or more, and no arguments")
 		os.Exit(2)
 	}
-	o.Command = strings.Join(append([]string{"go run ./cmd/nightlight-bench"}, os.Args[1:]...), " ")
+	o.Command = strings.Join(append([]string{"go run ./cmd/dev/bench"}, os.Args[1:]...), " ")
 	o.Progress = os.Stderr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,7 +109,7 @@ func main() {
 		if ctx.Err() != nil {
 			err = errors.New("interrupted; the processes it started are stopped")
 		}
-		fmt.Fprintln(os.Stderr, "nightlight-bench:", err)
+		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
@@ -137,12 +137,12 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	broker, err := startMosquitto(ctx, dir)
+	broker, err := startBroker(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer broker.stop()
-	obs, err := newObserver(broker.url())
+	defer broker.Stop()
+	obs, err := newObserver(broker.URL())
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 		systems = append(systems, alerted)
 	}
 	systems = append(systems, lesson(o, scripts))
-	rep := &report{opts: o, machine: describeMachine(ctx, py, broker.bin)}
+	rep := &report{opts: o, machine: describeMachine(ctx, py, broker.Bin())}
 	for _, s := range systems {
 		res, err := measure(ctx, o, s, broker, obs.log, dir)
 		if err != nil {
@@ -185,6 +185,6 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 
 func (o options) progress(format string, a ...any) {
 	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "nightlight-bench: "+format+"\n", a...)
+		fmt.Fprintf(o.Progress, "bench: "+format+"\n", a...)
 	}
 }

@@ -2,8 +2,8 @@
 // nightlight-server for amd64, arm64 and armhf (ARMv6, so the Pi Zero and 1
 // run it), from the module it is run in.
 //
-//	go run ./packaging/cmd/mkdeb -version 0.3.1 -out dist
-//	go run ./packaging/cmd/mkdeb -version 0.3.1 -out dist -arch arm64 -pkg nightlight
+//	go run ./cmd/dev/mkdeb -version 0.3.1 -out dist
+//	go run ./cmd/dev/mkdeb -version 0.3.1 -out dist -arch arm64 -pkg nightlight
 package main
 
 import (
@@ -26,7 +26,7 @@ func main() {
 	maint := flag.String("maintainer", packaging.DefaultMaintainer, "Maintainer field")
 	flag.Parse()
 	if *version == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./packaging/cmd/mkdeb -version X [-out DIR] [-arch LIST] [-pkg LIST]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./cmd/dev/mkdeb -version X [-out DIR] [-arch LIST] [-pkg LIST]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

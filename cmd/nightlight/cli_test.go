@@ -23,6 +23,7 @@ import (
 // switching both ways on the server's commands, and --log shows the
 // readings, the server's decisions and the LED in the programs' own logs.
 func TestDemo(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	bin := binary(t)
 	demo := func(t *testing.T, args ...string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

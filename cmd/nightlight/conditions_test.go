@@ -18,6 +18,7 @@ import (
 // bound of twice the keepalive, keeps its readings in the outbox, reconnects
 // when packets flow again, and loses nothing.
 func TestPartition(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
 		const id = "partitioned"
 		proxy := mqtttest.NewProxy(t, b.URL())
@@ -49,6 +50,7 @@ func TestPartition(t *testing.T) {
 // store, logs the failure once rather than once per sample, and recovers by
 // itself when space returns.
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	if os.Geteuid() != 0 {
 		if os.Getenv("NIGHTLIGHT_REQUIRE_ROOT_TESTS") == "1" {
 			t.Fatal("NIGHTLIGHT_REQUIRE_ROOT_TESTS=1 but not root: mounting a small tmpfs needs root")

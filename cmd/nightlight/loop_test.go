@@ -95,6 +95,7 @@ func TestLessonCommandWire(t *testing.T) {
 // TestReconnect: the broker stops and starts again under a running device
 // and server; afterwards commands are obeyed and telemetry flows again.
 func TestReconnect(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
 		const id = "reconnect"
 		s, light := testSettings(t, b.URL(), id, 200*time.Millisecond)

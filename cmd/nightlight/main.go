@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
@@ -182,6 +183,7 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		FallbackAfter: s.FallbackAfter,
 		MaxCommandAge: s.MaxCommandAge,
 		Logger:        log.With("component", "device"),
+		Keeper:        device.FileKeeper(filepath.Join(s.StateDir, choicesFile)),
 		Supervisor:    sup,
 		Resume:        resume,
 	}, b, ob, l)
@@ -197,6 +199,10 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 	snap := d.Snapshot()
 	return &snap, nil
 }
+
+// choicesFile, in the state directory beside the outbox, keeps a person's
+// mode and threshold across restarts and reloads.
+const choicesFile = "choices.json"
 
 // statusMessage is the device's retained status: online as the birth
 // message of every connection, offline as its Last Will.

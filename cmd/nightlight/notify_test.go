@@ -132,6 +132,7 @@ func TestWatchdogSlowLoop(t *testing.T) {
 // the main loop that stop while the loop is stuck and resume after, RELOADING
 // and READY around SIGHUP, STOPPING at SIGTERM.
 func TestSystemdNotify(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	b := mqtttest.Embedded(t)
 	n := startNotified(t, b, 120, "id: notified\ninterval: 100ms\n")
 	cmd, sock, out, dir, light, conf := n.cmd, n.sock, n.out, n.dir, n.light, n.conf

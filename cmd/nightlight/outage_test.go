@@ -153,6 +153,7 @@ func waitDelivered(t *testing.T, r *consumer, stored func() []uint64) {
 // reading taken arrives, in order. Then the same with the device SIGKILLed
 // during the outage and started again on the same state directory.
 func TestOutage(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
 		const id = "outage"
 		proxy := mqtttest.NewProxy(t, b.URL())

@@ -16,10 +16,12 @@ import (
 // holds for a sensor that wakes the daemon (an ADS1115 with ALERT/RDY on a
 // GPIO, emulated) as for one read every sample_every (the Grove Base Hat).
 func TestSampling(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other long tests
 	b := mqtttest.Embedded(t)
 	watcher := mqtttest.Client(t, b.URL(), "watcher")
 	for _, mode := range []struct{ name, alertPin string }{{"polled", ""}, {"on alert", "GPIO6"}} {
 		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
 			testSampling(t, b, watcher, mode.alertPin)
 		})
 	}

@@ -29,11 +29,17 @@ type Broker interface {
 	Start() // starts it again on the same port
 }
 
-// ForEach runs f as a subtest against every broker: "embedded" and
-// "mosquitto".
+// ForEach runs f as a subtest against every broker, "embedded" and
+// "mosquitto", the two in parallel: each has a broker of its own.
 func ForEach(t *testing.T, f func(t *testing.T, b Broker)) {
-	t.Run("embedded", func(t *testing.T) { f(t, Embedded(t)) })
-	t.Run("mosquitto", func(t *testing.T) { f(t, Mosquitto(t)) })
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		f(t, Embedded(t))
+	})
+	t.Run("mosquitto", func(t *testing.T) {
+		t.Parallel()
+		f(t, Mosquitto(t))
+	})
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on now.

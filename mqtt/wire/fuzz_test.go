@@ -13,6 +13,8 @@ func FuzzParseCommand(f *testing.F) {
 		`{"led_on": true}`, `{"led_on":false,"ts":"2026-11-25T17:43:18.123Z"}`,
 		`{"led_on": 1}`, `{"led_on": true, "led_on": false}`, `[true]`, ``, "\xff",
 		`{"led_on": true, "x": [[[[[[[[[1]]]]]]]]]}`, `{"led_on": true}{}`,
+		`{"mode": "on"}`, `{"threshold": 300, "ts": "2026-11-25T17:43:18.123Z"}`, `{"led_on": true, "seq": 7}`,
+		`{"mode": "auto", "threshold": 1}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -25,7 +27,10 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("accepted %q: too large or not UTF-8", p)
 		}
 		back, err := ParseCommand(c.AppendJSON(nil))
-		if err != nil || back.LEDOn != c.LEDOn || !back.TS.Equal(c.TS.Truncate(1e6)) && !c.TS.IsZero() {
+		want := c
+		want.TS = c.TS.UTC().Truncate(1e6)
+		if err != nil || back.Kind != want.Kind || back.LEDOn != want.LEDOn || back.Mode != want.Mode ||
+			back.Threshold != want.Threshold || back.Seq != want.Seq || !back.TS.Equal(want.TS) {
 			t.Fatalf("round trip of %q: %+v -> %+v (%v)", p, c, back, err)
 		}
 	})

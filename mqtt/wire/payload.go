@@ -82,16 +82,55 @@ func ParseTelemetry(p []byte) (Telemetry, error) {
 	return t, err
 }
 
-// Command tells a device to switch its LED, published on ID/commands.
+// Modes say who decides a device's LED.
+const (
+	ModeAuto = "auto" // the server, by the threshold rule: the lesson's way
+	ModeOn   = "on"   // a person: on, whatever the server says
+	ModeOff  = "off"  // a person: off, whatever the server says
+)
+
+// ValidMode reports whether m is a mode.
+func ValidMode(m string) bool { return m == ModeAuto || m == ModeOn || m == ModeOff }
+
+// Command kinds: what a command on ID/commands asks.
+const (
+	CommandLED       = "led_on"    // switch the LED: the lesson's command, the server's
+	CommandMode      = "mode"      // hand the LED to a person (on, off) or back to the server (auto)
+	CommandThreshold = "threshold" // the device's own threshold, for the server and the fallback
+)
+
+// Command is published on ID/commands. It asks exactly one thing, named by
+// Kind: LEDOn for CommandLED, Mode for CommandMode, Threshold for
+// CommandThreshold.
 type Command struct {
-	LEDOn bool
-	TS    time.Time // when the server decided; zero when absent (the lesson sends none)
+	Kind      string
+	LEDOn     bool
+	Mode      string
+	Threshold int
+	TS        time.Time // when it was decided; zero when absent (the lesson sends none)
+	Seq       uint64    // the reading it answers (a server's led_on); 0 when absent
 }
+
+// LED is the command to switch the LED, as the lesson's server sends it.
+func LED(on bool) Command { return Command{Kind: CommandLED, LEDOn: on} }
 
 // AppendJSON appends the command as JSON to b.
 func (c Command) AppendJSON(b []byte) []byte {
-	b = append(b, `{"led_on":`...)
-	b = strconv.AppendBool(b, c.LEDOn)
+	switch c.Kind {
+	case CommandMode:
+		b = append(b, `{"mode":`...)
+		b = strconv.AppendQuote(b, c.Mode)
+	case CommandThreshold:
+		b = append(b, `{"threshold":`...)
+		b = strconv.AppendInt(b, int64(c.Threshold), 10)
+	default:
+		b = append(b, `{"led_on":`...)
+		b = strconv.AppendBool(b, c.LEDOn)
+	}
+	if c.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, c.Seq, 10)
+	}
 	if !c.TS.IsZero() {
 		b = append(b, `,"ts":"`...)
 		b = c.TS.UTC().AppendFormat(b, TimeLayout)
@@ -101,30 +140,66 @@ func (c Command) AppendJSON(b []byte) []byte {
 }
 
 // ParseCommand decodes a command strictly: a JSON object of at most
-// MaxPayload bytes of valid UTF-8, with no duplicate keys, whose "led_on" is
-// true or false and whose optional "ts" is an RFC 3339 time. Anything else is
-// an error that says what was wrong, because a device must never guess what
-// junk on its commands topic meant.
+// MaxPayload bytes of valid UTF-8, with no duplicate keys, holding exactly
+// one of "led_on" (true or false), "mode" ("auto", "on" or "off") and
+// "threshold" (a whole number 0..1000), and optionally "ts" (an RFC 3339
+// time) and "seq" (the reading answered). Anything else is an error that
+// says what was wrong, because a device must never guess what junk on its
+// commands topic meant. Unknown keys are skipped, as consumers must.
 func ParseCommand(p []byte) (Command, error) {
 	var c Command
-	var haveLED bool
+	var kinds []string
 	err := walkObject(p, func(key string, dec *json.Decoder) error {
 		var err error
 		switch key {
-		case "led_on":
+		case CommandLED:
 			c.LEDOn, err = boolValue(dec, key)
-			haveLED = true
+			kinds = append(kinds, key)
+		case CommandMode:
+			c.Mode, err = modeValue(dec)
+			kinds = append(kinds, key)
+		case CommandThreshold:
+			var n int64
+			n, err = intValue(dec, key, MinLight, MaxLight)
+			c.Threshold = int(n)
+			kinds = append(kinds, key)
 		case "ts":
 			c.TS, err = timeValue(dec, key)
+		case "seq":
+			var n int64
+			n, err = intValue(dec, key, 1, 1<<53)
+			c.Seq = uint64(n)
 		default:
 			err = skipValue(dec)
 		}
 		return err
 	})
-	if err == nil && !haveLED {
-		err = errors.New(`"led_on" is missing`)
+	switch {
+	case err != nil:
+	case len(kinds) == 0:
+		err = errors.New(`"led_on" is missing (or "mode", or "threshold")`)
+	case len(kinds) > 1:
+		err = fmt.Errorf("%q and %q in one command: send one command for each", kinds[0], kinds[1])
+	default:
+		c.Kind = kinds[0]
 	}
 	return c, err
+}
+
+func modeValue(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", fmt.Errorf("not JSON: %w", err)
+	}
+	m, ok := tok.(string)
+	if !ok || !ValidMode(m) {
+		what := describe(tok)
+		if ok {
+			what = strconv.Quote(m)
+		}
+		return "", fmt.Errorf(`"mode" must be "auto", "on" or "off", not %s`, what)
+	}
+	return m, nil
 }
 
 // Sources of the LED state, as reported in State.Source.
@@ -132,17 +207,20 @@ const (
 	SourceStartup  = "startup"  // the daemon's defined state at start: off
 	SourceCommand  = "command"  // a command from the server
 	SourceFallback = "fallback" // the device's own threshold rule while the broker is away
+	SourceManual   = "manual"   // a person, by mode on or off
 	SourceShutdown = "shutdown" // the daemon's defined state at stop: off
 )
 
 // State is the device's retained report of its LED, published on ID/state
 // at every connect and every change.
 type State struct {
-	LEDOn  bool   `json:"led_on"`
-	Light  *int   `json:"light,omitempty"` // the newest reading; absent before the first
-	TS     string `json:"ts"`
-	Source string `json:"source"`
-	Error  string `json:"error,omitempty"` // why the sensor cannot be read, while it cannot
+	LEDOn     bool   `json:"led_on"`
+	Light     *int   `json:"light,omitempty"` // the newest reading; absent before the first
+	TS        string `json:"ts"`
+	Source    string `json:"source"`
+	Error     string `json:"error,omitempty"`     // why the sensor cannot be read, while it cannot
+	Mode      string `json:"mode,omitempty"`      // who decides the LED: auto, on or off
+	Threshold *int   `json:"threshold,omitempty"` // the device's threshold
 }
 
 // ParseState decodes a state message.

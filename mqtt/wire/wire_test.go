@@ -78,16 +78,30 @@ func TestParseTelemetry(t *testing.T) {
 }
 
 func TestCommandJSON(t *testing.T) {
-	if got := string(Command{LEDOn: true}.AppendJSON(nil)); got != `{"led_on":true}` {
-		t.Errorf("lesson command: %s", got)
-	}
-	got := string(Command{LEDOn: false, TS: when}.AppendJSON(nil))
-	if got != `{"led_on":false,"ts":"2026-11-25T17:43:18.123Z"}` {
-		t.Errorf("command with ts: %s", got)
-	}
-	c, err := ParseCommand([]byte(got))
-	if err != nil || c.LEDOn || !c.TS.Equal(when.Truncate(time.Millisecond)) {
-		t.Errorf("ParseCommand(%s) = %+v, %v", got, c, err)
+	for _, tc := range []struct {
+		c    Command
+		want string
+	}{
+		{LED(true), `{"led_on":true}`},
+		{Command{LEDOn: true}, `{"led_on":true}`}, // a zero Kind is the lesson's command
+		{Command{Kind: CommandLED, TS: when}, `{"led_on":false,"ts":"2026-11-25T17:43:18.123Z"}`},
+		{Command{Kind: CommandLED, LEDOn: true, TS: when, Seq: 1024}, `{"led_on":true,"seq":1024,"ts":"2026-11-25T17:43:18.123Z"}`},
+		{Command{Kind: CommandMode, Mode: ModeOff}, `{"mode":"off"}`},
+		{Command{Kind: CommandThreshold, Threshold: 250}, `{"threshold":250}`},
+	} {
+		got := string(tc.c.AppendJSON(nil))
+		if got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.c, got, tc.want)
+		}
+		back, err := ParseCommand([]byte(got))
+		want := tc.c
+		if want.Kind == "" {
+			want.Kind = CommandLED
+		}
+		want.TS = want.TS.Truncate(time.Millisecond)
+		if err != nil || back != want {
+			t.Errorf("ParseCommand(%s) = %+v, %v; want %+v", got, back, err, want)
+		}
 	}
 }
 
@@ -100,7 +114,14 @@ func TestParseCommandRefuses(t *testing.T) {
 		{"empty", ``, "not JSON"},
 		{"not JSON", `on`, "not JSON"},
 		{"python repr", `{'led_on': True}`, "not JSON"},
-		{"missing field", `{"led": true}`, `"led_on" is missing`},
+		{"missing field", `{"led": true}`, `"led_on" is missing (or "mode", or "threshold")`},
+		{"two commands in one", `{"led_on": true, "mode": "on"}`, `"led_on" and "mode" in one command`},
+		{"mode in capitals", `{"mode": "AUTO"}`, `"mode" must be "auto", "on" or "off", not "AUTO"`},
+		{"mode a number", `{"mode": 1}`, `not the number 1`},
+		{"threshold too high", `{"threshold": 1001}`, `outside 0..1000`},
+		{"threshold a fraction", `{"threshold": 299.5}`, `whole number`},
+		{"seq zero", `{"led_on": true, "seq": 0}`, `"seq" is 0, outside 1..`},
+		{"seq negative", `{"led_on": true, "seq": -4}`, `outside 1..`},
 		{"string bool", `{"led_on": "true"}`, "true or false, not a string"},
 		{"number bool", `{"led_on": 1}`, "true or false, not the number 1"},
 		{"null", `{"led_on": null}`, "true or false, not null"},
@@ -129,7 +150,9 @@ func TestParseCommandRefuses(t *testing.T) {
 
 func TestParseCommandAccepts(t *testing.T) {
 	for _, p := range []string{`{"led_on": true}`, `{"led_on":false}`, ` {"led_on": true, "by": "lesson"} `,
-		`{"ts":"2026-11-25T17:43:18Z","led_on":true}`, `{"led_on": true, "meta": {"a": [1, {"b": null}]}}`} {
+		`{"ts":"2026-11-25T17:43:18Z","led_on":true}`, `{"led_on": true, "meta": {"a": [1, {"b": null}]}}`,
+		`{"mode": "auto"}`, `{"mode":"on","ts":"2026-11-25T17:43:18Z"}`, `{"threshold": 0}`, `{"threshold": 1000}`,
+		`{"led_on": false, "seq": 9007199254740992}`} {
 		if _, err := ParseCommand([]byte(p)); err != nil {
 			t.Errorf("ParseCommand(%s) = %v, want nil", p, err)
 		}

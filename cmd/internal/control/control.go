@@ -1,6 +1,8 @@
 // Package control is the night light's server: it follows the telemetry of
 // one device or all of them, decides led_on = light < threshold for each
-// fresh reading, and sends the command to that device.
+// fresh reading, and sends the command to that device. The threshold is the
+// device's own, from its retained state, or the server's for a device that
+// reports none; the command names the reading it answers (its seq).
 //
 // The decision is decider's (decide.go), with no I/O; the Server feeds it
 // from the connection and sends what it decides. Like the device, the
@@ -61,7 +63,14 @@ type Server struct {
 	conn    Conn
 	log     *slog.Logger
 	queue   chan reading // from the connection's goroutine to Run
+	states  chan learned // likewise
 	decider *decider     // Run's own
+}
+
+// learned is a device's threshold from its retained state.
+type learned struct {
+	device    string
+	threshold *int
 }
 
 // New checks the configuration and subscribes the server to the telemetry
@@ -86,9 +95,11 @@ func New(cfg Config, conn Conn) (*Server, error) {
 		conn:    conn,
 		log:     cfg.Logger,
 		queue:   make(chan reading, queueLen),
+		states:  make(chan learned, queueLen),
 		decider: newDecider(cfg.Threshold, cfg.MaxAge),
 	}
 	conn.Subscribe(s.filter(), s.onTelemetry)
+	conn.Subscribe(wire.Topic(cfg.Device, wire.KindState), s.onState)
 	return s, nil
 }
 
@@ -115,6 +126,8 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		case r := <-s.queue:
 			s.decideBatch(r)
+		case l := <-s.states:
+			s.decider.learn(l.device, l.threshold)
 		case <-heartbeat:
 		}
 	}
@@ -156,6 +169,26 @@ func (s *Server) onTelemetry(m link.Message) {
 	}
 }
 
+// onState runs on the connection's goroutine: a device's retained state
+// says its threshold, which decides its LED from then on. A state that
+// cannot be read is left alone: the threshold stays as it was.
+func (s *Server) onState(m link.Message) {
+	id, kind, ok := wire.SplitTopic(m.Topic)
+	if !ok || kind != wire.KindState || len(m.Payload) == 0 {
+		return // not a device's state, or a retained state being cleared
+	}
+	st, err := wire.ParseState(m.Payload)
+	if err != nil {
+		s.log.Debug("state not understood; its threshold is not used", "device", id, "err", err)
+		return
+	}
+	select {
+	case s.states <- learned{id, st.Threshold}:
+	default:
+		s.log.Warn("state dropped", "device", id, "reason", "too many states queued")
+	}
+}
+
 // decideBatch takes r and whatever else is queued, has the decider judge
 // them, logs its notes and sends its orders.
 func (s *Server) decideBatch(r reading) {
@@ -186,7 +219,7 @@ func (s *Server) decideBatch(r reading) {
 
 // command sends an order.
 func (s *Server) command(o order) {
-	c := wire.Command{LEDOn: o.ledOn, TS: time.Now()}
+	c := wire.Command{Kind: wire.CommandLED, LEDOn: o.ledOn, TS: time.Now(), Seq: o.answer.Seq}
 	// A fresh buffer each time: the connection may still hold the last one
 	// when its wait timed out.
 	m := link.Message{Topic: wire.Topic(o.device, wire.KindCommands), Payload: c.AppendJSON(nil)}
@@ -194,5 +227,5 @@ func (s *Server) command(o order) {
 		s.log.Warn("command not sent", "device", o.device, "led_on", c.LEDOn, "err", err)
 		return
 	}
-	s.log.Info("command sent", "device", o.device, "led_on", c.LEDOn)
+	s.log.Info("command sent", "device", o.device, "led_on", c.LEDOn, "threshold", s.decider.thresholdOf(o.device))
 }

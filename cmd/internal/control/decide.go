@@ -19,13 +19,32 @@ type reading struct {
 // older than maxAge, or older than the newest one seen from its device, is
 // left alone.
 type decider struct {
-	threshold int
-	maxAge    time.Duration
-	newest    map[string]time.Time // per device, the ts of the newest reading acted on
+	threshold  int // for devices that report none
+	maxAge     time.Duration
+	newest     map[string]time.Time // per device, the ts of the newest reading acted on
+	thresholds map[string]int       // per device, the threshold it reports in its state
 }
 
 func newDecider(threshold int, maxAge time.Duration) *decider {
-	return &decider{threshold: threshold, maxAge: maxAge, newest: map[string]time.Time{}}
+	return &decider{threshold: threshold, maxAge: maxAge, newest: map[string]time.Time{}, thresholds: map[string]int{}}
+}
+
+// learn takes a device's threshold from its retained state; nil (a device
+// that reports none, as the lesson's) falls back to the server's own.
+func (d *decider) learn(device string, threshold *int) {
+	if threshold == nil {
+		delete(d.thresholds, device)
+		return
+	}
+	d.thresholds[device] = *threshold
+}
+
+// thresholdOf is the threshold a device's LED is decided by.
+func (d *decider) thresholdOf(device string) int {
+	if t, ok := d.thresholds[device]; ok {
+		return t
+	}
+	return d.threshold
 }
 
 // order is a command to send: the decision for a device's newest fresh
@@ -61,7 +80,7 @@ func (d *decider) decide(batch []reading, now time.Time) (orders []order, notes 
 		if !fresh {
 			continue
 		}
-		o := order{device: r.device, ledOn: r.t.Light < d.threshold, answer: r.t}
+		o := order{device: r.device, ledOn: r.t.Light < d.thresholdOf(r.device), answer: r.t}
 		if i, ok := latest[r.device]; ok {
 			notes = append(notes, note{msg: noteSuperseded, args: about(orders[i].device, orders[i].answer)})
 			orders[i] = o

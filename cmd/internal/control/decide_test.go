@@ -113,3 +113,20 @@ func TestDecideWarnsOnlyAboutClocks(t *testing.T) {
 		t.Errorf("following %d devices, want 1 (only fresh readings count)", d.devices())
 	}
 }
+
+// TestDecideByTheDevicesThreshold: a device that reports its own threshold
+// in its state is decided by it; one that reports none by the server's.
+func TestDecideByTheDevicesThreshold(t *testing.T) {
+	d := newDecider(wire.DefaultThreshold, DefaultMaxAge)
+	own := 500
+	d.learn("hall", &own)
+	orders, _ := d.decide([]reading{at("hall", 400, 1, 0), at("desk", 400, 1, 0)}, t0)
+	if !orders[0].ledOn || orders[1].ledOn {
+		t.Errorf("light 400: hall (threshold 500) led_on %v, desk (the server's 300) led_on %v; want true, false", orders[0].ledOn, orders[1].ledOn)
+	}
+	d.learn("hall", nil) // a state without a threshold: back to the server's
+	orders, _ = d.decide([]reading{at("hall", 400, 2, time.Millisecond)}, t0)
+	if orders[0].ledOn {
+		t.Error("hall still decided by its old threshold after a state without one")
+	}
+}

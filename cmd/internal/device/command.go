@@ -32,20 +32,69 @@ func (d *Device) onCommand(m link.Message) {
 		}
 		select {
 		case old := <-d.cmds:
-			d.log.Warn("command dropped", "led_on", old.cmd.LEDOn, "reason", "too many commands queued; a newer one replaces it")
+			d.log.Warn("command dropped", append(what(old.cmd), "reason", "too many commands queued; a newer one replaces it")...)
 		default:
 		}
 	}
-	d.log.Warn("command dropped", "led_on", c.LEDOn, "reason", "too many commands queued")
+	d.log.Warn("command dropped", append(what(c), "reason", "too many commands queued")...)
 }
 
-// apply switches the LED for a command the policy accepts, on the main loop.
+// apply carries out a command the policy accepts, on the main loop: the
+// server's led_on switches the LED; a mode hands the LED to a person or
+// back to the server; a threshold changes the device's. Mode and threshold
+// are kept across restarts.
 func (d *Device) apply(in incoming, now time.Time) {
-	if reason := d.policy.command(in.cmd, in.retained, now); reason != "" {
-		d.log.Warn("command ignored", "led_on", in.cmd.LEDOn, "reason", reason)
+	c := in.cmd
+	out := d.policy.command(c, in.retained, now)
+	switch {
+	case out.apply:
+	case out.quiet:
+		d.log.Debug("command ignored", append(what(c), "reason", out.reason)...)
+		return
+	default:
+		d.log.Warn("command ignored", append(what(c), "reason", out.reason)...)
 		return
 	}
-	d.setLED(in.cmd.LEDOn, wire.SourceCommand)
+	switch c.Kind {
+	case wire.CommandMode:
+		d.log.Info("mode", "mode", c.Mode)
+		d.keep(func(ch *Choices) { ch.Mode = c.Mode })
+		if on, ok := d.policy.manual(); ok {
+			d.setLED(on, wire.SourceManual)
+		}
+	case wire.CommandThreshold:
+		d.log.Info("threshold", "threshold", c.Threshold)
+		d.keep(func(ch *Choices) { ch.Threshold, ch.Configured = c.Threshold, d.cfg.Threshold })
+	default:
+		d.setLED(c.LEDOn, wire.SourceCommand)
+	}
+}
+
+// keep changes the choices, keeps them and reports them in the state.
+func (d *Device) keep(change func(*Choices)) {
+	change(&d.choices)
+	if err := d.cfg.Keeper.Save(d.choices); err != nil {
+		d.log.Error("choice not kept: it holds until the daemon stops", "err", err)
+	}
+	c := d.choices
+	d.state.update(d.light, func(s *wire.State) { s.Mode, s.Threshold = c.Mode, &c.Threshold })
+}
+
+// what names a command in a log line.
+func what(c wire.Command) []any {
+	var args []any
+	switch c.Kind {
+	case wire.CommandMode:
+		args = []any{"mode", c.Mode}
+	case wire.CommandThreshold:
+		args = []any{"threshold", c.Threshold}
+	default:
+		args = []any{"led_on", c.LEDOn}
+	}
+	if c.Seq != 0 {
+		args = append(args, "answers_seq", c.Seq)
+	}
+	return args
 }
 
 // onConnect runs on the connection's goroutine after the subscriptions are

@@ -102,6 +102,9 @@ type Config struct {
 	// (a reload): the LED as it was, and the broker's absence counted from
 	// when it began, so the offline fallback does not start over.
 	Resume *Snapshot
+	// Keeper keeps a person's choices (mode, threshold) across restarts
+	// and reloads; nil keeps them for this run only.
+	Keeper Keeper
 	// Supervisor, when set, gets READY once Run starts (the hardware and
 	// the outbox are open by then), a status line after every pass of the
 	// main loop, and watchdog pings from the main loop itself (so a stuck
@@ -139,6 +142,7 @@ type Device struct {
 	state       stateBox      // the retained state, shared with the sender
 
 	// Owned by the main loop.
+	choices     Choices // a person's, kept across runs
 	policy      policy
 	samp        sampler
 	sensor      sensorHealth
@@ -164,6 +168,9 @@ func New(cfg Config, hw Hardware, ob Outbox, conn Conn) (*Device, error) {
 	if cfg.Supervisor == nil {
 		cfg.Supervisor = unsupervised{}
 	}
+	if cfg.Keeper == nil {
+		cfg.Keeper = new(memoryKeeper)
+	}
 	d := &Device{
 		cfg:       cfg,
 		hw:        hw,
@@ -173,9 +180,12 @@ func New(cfg Config, hw Hardware, ob Outbox, conn Conn) (*Device, error) {
 		cmds:      make(chan incoming, 16),
 		connected: make(chan struct{}, 1),
 		state:     stateBox{changed: make(chan struct{}, 1)},
-		policy:    policy{cfg: cfg},
 		buf:       make([]byte, 0, 128),
 	}
+	d.choices = d.recall()
+	d.policy = newPolicy(cfg, d.choices)
+	c := d.choices // the state's own copy: the main loop changes d.choices
+	d.state.update(nil, func(s *wire.State) { s.Mode, s.Threshold = c.Mode, &c.Threshold })
 	// Offline from now, or since the previous run lost the broker, until
 	// the connection says otherwise: set here, before the command starts
 	// the connection, so that a quick first connect is not overwritten.
@@ -223,13 +233,36 @@ func (d *Device) Run(ctx context.Context) error {
 	return nil
 }
 
-// begin sets the LED as the run starts: off, or as the previous run left it.
+// begin sets the LED as the run starts: as the previous run left it, as a
+// person chose it, or off.
 func (d *Device) begin() {
 	if r := d.cfg.Resume; r != nil {
 		d.setLED(r.LEDOn, r.Source)
 		return
 	}
+	if on, ok := d.policy.manual(); ok {
+		d.setLED(on, wire.SourceManual)
+		return
+	}
 	d.setLED(false, wire.SourceStartup)
+}
+
+// recall returns the choices this run starts with: those kept, unless the
+// configuration changed the threshold since. A keeper that cannot give them
+// is reported, and the configuration's are used.
+func (d *Device) recall() Choices {
+	kept, ok, err := d.cfg.Keeper.Load()
+	if err != nil {
+		d.log.Warn("kept choices unreadable; starting with the configuration's mode and threshold", "err", err)
+	}
+	c, overridden := choose(kept, ok, d.cfg.Threshold)
+	if overridden {
+		d.log.Info("the configuration's threshold replaces the one chosen by command", "threshold", c.Threshold, "chosen", kept.Threshold)
+	}
+	if ok && c.Mode != wire.ModeAuto {
+		d.log.Info("a person decides the LED, as chosen before", "mode", c.Mode)
+	}
+	return c
 }
 
 // loop is the main loop: it samples (at every tick, polled; on the

@@ -15,11 +15,22 @@ import (
 type policy struct {
 	cfg Config // its durations already defaulted by New
 
+	mode      string // who decides the LED: wire.ModeAuto (the server), ModeOn or ModeOff (a person)
+	threshold int    // the device's threshold: LED on below it
+
 	published   bool      // a reading was published since start
 	lastPub     int       // the level published last
 	lastPubAt   time.Time // when that reading was taken
 	lastEventAt time.Time // when the last reading published for a change (not a heartbeat) was taken
+	force       bool      // publish the next sample, whatever it is
 	newestCmd   time.Time // ts of the newest command applied
+	answered    uint64    // the newest reading an applied led_on command answered
+}
+
+// newPolicy starts with the server deciding by cfg's threshold, unless
+// kept choices say otherwise.
+func newPolicy(cfg Config, kept Choices) policy {
+	return policy{cfg: cfg, mode: kept.Mode, threshold: kept.Threshold}
 }
 
 // verdict is what the policy makes of a sample.
@@ -48,7 +59,7 @@ func (p *policy) samplePeriod() time.Duration {
 func (p *policy) sample(v int, now time.Time) verdict {
 	vd := p.judge(v, now)
 	if vd.publish {
-		p.published, p.lastPub, p.lastPubAt = true, v, now
+		p.published, p.lastPub, p.lastPubAt, p.force = true, v, now, false
 		if vd.event {
 			p.lastEventAt = now
 		}
@@ -57,11 +68,11 @@ func (p *policy) sample(v int, now time.Time) verdict {
 }
 
 func (p *policy) judge(v int, now time.Time) verdict {
-	if !p.published {
+	if !p.published || p.force {
 		return verdict{publish: true}
 	}
 	changed := p.cfg.Deadband > 0 && abs(v-p.lastPub) >= p.cfg.Deadband ||
-		(v < p.cfg.Threshold) != (p.lastPub < p.cfg.Threshold)
+		(v < p.threshold) != (p.lastPub < p.threshold)
 	if changed && now.Sub(p.lastEventAt) >= p.cfg.PublishGap {
 		return verdict{publish: true, event: true}
 	}
@@ -80,7 +91,7 @@ func (p *policy) window() (lo, hi int) {
 	if db := p.cfg.Deadband; db > 0 {
 		lo, hi = max(p.lastPub-db+1, wire.MinLight), min(p.lastPub+db-1, wire.MaxLight)
 	}
-	if t := p.cfg.Threshold; p.lastPub >= t {
+	if t := p.threshold; p.lastPub >= t {
 		lo = max(lo, t)
 	} else {
 		hi = min(hi, t-1)
@@ -118,15 +129,51 @@ func (p *policy) nextWake(s sampler) time.Time {
 	}
 	if s.held {
 		next = earlier(next, later(p.lastEventAt.Add(p.cfg.PublishGap), period))
-	} else if s.alerted || !s.armed {
+	} else if s.alerted || !s.armed || p.force {
 		next = earlier(next, period)
 	}
 	return next
 }
 
-// command decides whether a valid command may switch the LED; reason says
-// why not. A command it accepts becomes the newest applied.
-func (p *policy) command(c wire.Command, retained bool, now time.Time) (reason string) {
+// outcome is what the policy makes of a valid command.
+type outcome struct {
+	apply  bool
+	reason string // why not, when not
+	quiet  bool   // not worth a warning: the device works as asked (a person decides the LED)
+}
+
+// command decides whether a valid command is applied, and applies its
+// effect on the policy (mode, threshold, the newest applied and answered).
+// The LED itself is the caller's to switch.
+func (p *policy) command(c wire.Command, retained bool, now time.Time) outcome {
+	if reason := p.age(c, retained, now); reason != "" {
+		return outcome{reason: reason}
+	}
+	switch c.Kind {
+	case wire.CommandMode:
+		p.mode = c.Mode
+		// Back to the server: the next sample is published at once, so its
+		// answer decides the LED without waiting for the heartbeat.
+		p.force = c.Mode == wire.ModeAuto
+	case wire.CommandThreshold:
+		p.threshold = c.Threshold
+	default:
+		if c.Seq != 0 && c.Seq < p.answered {
+			return outcome{reason: fmt.Sprintf("out of order: answers reading %d, older than reading %d already answered", c.Seq, p.answered)}
+		}
+		if p.mode != wire.ModeAuto {
+			return outcome{reason: fmt.Sprintf("mode is %s: a person decides the LED until mode is auto", p.mode), quiet: true}
+		}
+		p.answered = max(p.answered, c.Seq)
+	}
+	if !c.TS.IsZero() {
+		p.newestCmd = c.TS
+	}
+	return outcome{apply: true}
+}
+
+// age says why a command is too old (or too new) to apply, if it is.
+func (p *policy) age(c wire.Command, retained bool, now time.Time) string {
 	maxAge := p.cfg.MaxCommandAge
 	switch {
 	case c.TS.IsZero() && retained:
@@ -134,7 +181,8 @@ func (p *policy) command(c wire.Command, retained bool, now time.Time) (reason s
 		// classic "ghost switching". Without a ts its age is unknown.
 		return "retained command without ts: its age cannot be checked"
 	case c.TS.IsZero():
-		// The lesson's server sends no ts; a live command is taken as now.
+		// The lesson's server sends no ts, nor does a person's tool: a live
+		// command is taken as now.
 		return ""
 	case now.Sub(c.TS) > maxAge:
 		return fmt.Sprintf("stale: decided %s ago, max_command_age is %s", now.Sub(c.TS).Round(time.Millisecond), maxAge)
@@ -143,18 +191,22 @@ func (p *policy) command(c wire.Command, retained bool, now time.Time) (reason s
 	case c.TS.Before(p.newestCmd):
 		return fmt.Sprintf("out of order: older than the newest applied command (%s)", wire.FormatTime(p.newestCmd))
 	}
-	p.newestCmd = c.TS
 	return ""
+}
+
+// manual is the LED a person chose, when a person decides it.
+func (p *policy) manual() (ledOn, ok bool) {
+	return p.mode == wire.ModeOn, p.mode != wire.ModeAuto
 }
 
 // fallback is the server's threshold rule applied by the device itself
 // once the broker has been away for FallbackAfter, so the light still works
-// offline; ok is false while the server decides.
+// offline; ok is false while the server (or a person) decides.
 func (p *policy) fallback(light int, offlineSince, now time.Time) (ledOn, ok bool) {
-	if offlineSince.IsZero() || now.Sub(offlineSince) < p.cfg.FallbackAfter {
+	if p.mode != wire.ModeAuto || offlineSince.IsZero() || now.Sub(offlineSince) < p.cfg.FallbackAfter {
 		return false, false
 	}
-	return light < p.cfg.Threshold, true
+	return light < p.threshold, true
 }
 
 func earlier(a, b time.Time) time.Time {

@@ -16,7 +16,7 @@ func ms(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 // testPolicy is the defaults of the daemon: heartbeat 5 s, sampling every
 // 100 ms, deadband 30, publish_gap 500 ms, threshold 300.
 func testPolicy() *policy {
-	return &policy{cfg: Config{
+	cfg := Config{
 		Interval:      DefaultInterval,
 		SampleEvery:   DefaultSampleEvery,
 		Deadband:      DefaultDeadband,
@@ -24,7 +24,9 @@ func testPolicy() *policy {
 		Threshold:     wire.DefaultThreshold,
 		FallbackAfter: DefaultFallbackAfter,
 		MaxCommandAge: DefaultMaxCommandAge,
-	}}
+	}
+	p := newPolicy(cfg, Choices{Mode: wire.ModeAuto, Threshold: cfg.Threshold})
+	return &p
 }
 
 // TestPolicySample runs sequences of samples through the publish policy.
@@ -70,6 +72,7 @@ func TestPolicySample(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(p)
 			}
+			p.threshold = p.cfg.Threshold
 			for i, s := range tc.steps {
 				if got := p.sample(s.level, ms(s.at)); got != s.want {
 					t.Errorf("step %d (%d ms, level %d): %+v, want %+v", i, s.at, s.level, got, s.want)
@@ -98,7 +101,7 @@ func TestPolicyWindow(t *testing.T) {
 		{500, 30, 0, 471, 529},
 		{500, 30, 2000, 471, 529},
 	} {
-		p := &policy{cfg: Config{Deadband: tc.deadband, Threshold: tc.threshold}, lastPub: tc.last}
+		p := &policy{cfg: Config{Deadband: tc.deadband}, threshold: tc.threshold, lastPub: tc.last}
 		if lo, hi := p.window(); lo != tc.lo || hi != tc.hi {
 			t.Errorf("last %d deadband %d threshold %d: window %d..%d, want %d..%d", tc.last, tc.deadband, tc.threshold, lo, hi, tc.lo, tc.hi)
 		}
@@ -144,48 +147,109 @@ func TestPolicyNextWake(t *testing.T) {
 	})
 }
 
-// TestPolicyCommand: which valid commands may switch the LED, in sequence.
+// TestPolicyCommand: which valid commands are applied, in sequence, and
+// what they change.
 func TestPolicyCommand(t *testing.T) {
-	now := ms(0)
+	now := t0
 	type step struct {
-		ts       time.Duration // relative to now; 0: no ts, as the lesson sends
+		cmd      wire.Command
 		noTS     bool
 		retained bool
-		reason   string // "" when obeyed
+		reason   string // "" when applied
+		quiet    bool   // ignored without a warning
 	}
+	led := func(on bool, ts time.Duration, seq uint64) wire.Command {
+		return wire.Command{Kind: wire.CommandLED, LEDOn: on, TS: t0.Add(ts), Seq: seq}
+	}
+	mode := func(m string) wire.Command { return wire.Command{Kind: wire.CommandMode, Mode: m} }
+	threshold := func(n int) wire.Command { return wire.Command{Kind: wire.CommandThreshold, Threshold: n} }
 	for _, tc := range []struct {
-		name  string
-		steps []step
+		name          string
+		steps         []step
+		wantMode      string
+		wantThreshold int
 	}{
-		{"the lesson's command, live", []step{{noTS: true}}},
-		{"the lesson's command, retained: its age is unknown", []step{{noTS: true, retained: true, reason: "retained command without ts"}}},
-		{"a fresh retained command is obeyed", []step{{ts: -time.Second, retained: true}}},
-		{"stale", []step{{ts: -61 * time.Second, reason: "stale: decided 1m1s ago, max_command_age is 1m0s"}}},
-		{"just inside max_command_age", []step{{ts: -time.Minute}}},
-		{"from the future", []step{{ts: 2 * time.Minute, reason: "in the future: check the clocks"}}},
-		{"out of order", []step{{ts: 0}, {ts: -time.Second, reason: "out of order"}, {ts: time.Millisecond}}},
-		{"the same ts again is not out of order", []step{{ts: 0}, {ts: 0}}},
-		{"no ts does not move the newest", []step{{ts: 0}, {noTS: true}, {ts: -time.Millisecond, reason: "out of order"}}},
-		{"a refused command does not move the newest", []step{{ts: 0}, {ts: 2 * time.Minute, reason: "future"}, {ts: time.Second}}},
+		{"the lesson's command, live", []step{{cmd: led(true, 0, 0), noTS: true}}, "auto", 300},
+		{"the lesson's command, retained: its age is unknown", []step{{cmd: led(true, 0, 0), noTS: true, retained: true, reason: "retained command without ts"}}, "auto", 300},
+		{"a fresh retained command is applied", []step{{cmd: led(true, -time.Second, 0), retained: true}}, "auto", 300},
+		{"stale", []step{{cmd: led(true, -61*time.Second, 0), reason: "stale: decided 1m1s ago, max_command_age is 1m0s"}}, "auto", 300},
+		{"just inside max_command_age", []step{{cmd: led(true, -time.Minute, 0)}}, "auto", 300},
+		{"from the future", []step{{cmd: led(true, 2*time.Minute, 0), reason: "in the future: check the clocks"}}, "auto", 300},
+		{"out of order by ts", []step{{cmd: led(true, 0, 0)}, {cmd: led(false, -time.Second, 0), reason: "out of order: older than the newest"}, {cmd: led(true, time.Millisecond, 0)}}, "auto", 300},
+		{"the same ts again is not out of order", []step{{cmd: led(true, 0, 0)}, {cmd: led(true, 0, 0)}}, "auto", 300},
+		{"no ts does not move the newest", []step{{cmd: led(true, 0, 0)}, {cmd: led(true, 0, 0), noTS: true}, {cmd: led(true, -time.Millisecond, 0), reason: "out of order"}}, "auto", 300},
+		{"a refused command does not move the newest", []step{{cmd: led(true, 0, 0)}, {cmd: led(true, 2*time.Minute, 0), reason: "future"}, {cmd: led(true, time.Second, 0)}}, "auto", 300},
+		{"an answer to an older reading than one answered is refused, whatever its ts",
+			[]step{{cmd: led(true, 0, 12)}, {cmd: led(false, time.Second, 11), reason: "answers reading 11, older than reading 12 already answered"}, {cmd: led(false, 2*time.Second, 12)}, {cmd: led(false, 3*time.Second, 13)}}, "auto", 300},
+		{"an answer without a seq is not ordered by seq", []step{{cmd: led(true, 0, 12)}, {cmd: led(false, time.Second, 0)}}, "auto", 300},
+		{"mode on: the server's commands are ignored, quietly", []step{{cmd: mode("on"), noTS: true}, {cmd: led(false, 0, 1), reason: "mode is on", quiet: true}}, "on", 300},
+		{"mode off, then auto: the server decides again", []step{{cmd: mode("off"), noTS: true}, {cmd: led(true, 0, 1), reason: "mode is off", quiet: true}, {cmd: mode("auto"), noTS: true}, {cmd: led(true, time.Second, 2)}}, "auto", 300},
+		{"an answer ignored in mode on is not answered", []step{{cmd: mode("on"), noTS: true}, {cmd: led(false, 0, 9), reason: "mode is on", quiet: true}, {cmd: mode("auto"), noTS: true}, {cmd: led(false, time.Second, 5)}}, "auto", 300},
+		{"a stale mode command is refused", []step{{cmd: wire.Command{Kind: wire.CommandMode, Mode: "on", TS: t0.Add(-time.Hour)}, reason: "stale"}}, "auto", 300},
+		{"a retained mode command without ts is refused", []step{{cmd: mode("on"), noTS: true, retained: true, reason: "retained command without ts"}}, "auto", 300},
+		{"threshold", []step{{cmd: threshold(120), noTS: true}}, "auto", 120},
+		{"threshold 0 and 1000 are valid", []step{{cmd: threshold(0), noTS: true}, {cmd: threshold(1000), noTS: true}}, "auto", 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPolicy()
 			for i, s := range tc.steps {
-				c := wire.Command{LEDOn: true}
-				if !s.noTS {
-					c.TS = now.Add(s.ts)
+				c := s.cmd
+				if s.noTS {
+					c.TS = time.Time{}
 				}
 				got := p.command(c, s.retained, now)
-				if s.reason == "" && got != "" || s.reason != "" && !strings.Contains(got, s.reason) {
-					t.Errorf("step %d: reason %q, want %q", i, got, s.reason)
+				if got.apply != (s.reason == "") || !strings.Contains(got.reason, s.reason) || got.quiet != s.quiet {
+					t.Errorf("step %d: %+v, want reason %q quiet %v", i, got, s.reason, s.quiet)
 				}
+			}
+			if p.mode != tc.wantMode || p.threshold != tc.wantThreshold {
+				t.Errorf("mode %s threshold %d, want %s and %d", p.mode, p.threshold, tc.wantMode, tc.wantThreshold)
 			}
 		})
 	}
 }
 
+// TestPolicyThresholdMovesEverything: a threshold chosen by command is the
+// one the publish policy, the sensor's window and the fallback use.
+func TestPolicyThresholdMovesEverything(t *testing.T) {
+	p := testPolicy()
+	p.command(wire.Command{Kind: wire.CommandThreshold, Threshold: 500}, false, ms(0))
+	p.sample(520, ms(0))
+	if lo, hi := p.window(); lo != 500 || hi != 549 {
+		t.Errorf("window %d..%d, want 500..549 (the threshold 500 bounds it below)", lo, hi)
+	}
+	if vd := p.sample(499, ms(600)); !vd.event {
+		t.Errorf("520 -> 499 across threshold 500: %+v, want an event", vd)
+	}
+	if on, ok := p.fallback(450, ms(-3600000), ms(0)); !ok || !on {
+		t.Errorf("fallback at 450 with threshold 500 = (%v, %v), want on", on, ok)
+	}
+}
+
+// TestPolicyBackToAuto: handing the LED back to the server publishes the
+// next sample at once, so its answer decides without waiting a heartbeat.
+func TestPolicyBackToAuto(t *testing.T) {
+	p := testPolicy()
+	p.sample(500, ms(0))
+	p.command(wire.Command{Kind: wire.CommandMode, Mode: wire.ModeOn}, false, ms(100))
+	if vd := p.sample(500, ms(200)); vd.publish {
+		t.Fatalf("steady light in mode on published: %+v", vd)
+	}
+	p.command(wire.Command{Kind: wire.CommandMode, Mode: wire.ModeAuto}, false, ms(300))
+	if got := p.nextWake(sampler{lastSampleAt: ms(200), armed: true}); !got.Equal(ms(300)) {
+		t.Errorf("a watched device wakes at %s, want at the next sample period", got.Sub(t0))
+	}
+	if vd := p.sample(500, ms(300)); !vd.publish {
+		t.Errorf("the first sample after mode auto was not published: %+v", vd)
+	}
+	if vd := p.sample(500, ms(400)); vd.publish {
+		t.Errorf("the second one was: %+v", vd)
+	}
+}
+
 // TestPolicyFallback: the device decides by itself only after
-// fallback_after without the broker, by the server's rule.
+// fallback_after without the broker, by the server's rule, and never while
+// a person decides.
 func TestPolicyFallback(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -204,5 +268,10 @@ func TestPolicyFallback(t *testing.T) {
 		if on != tc.wantOn || ok != tc.apply {
 			t.Errorf("%s: fallback = (%v, %v), want (%v, %v)", tc.name, on, ok, tc.wantOn, tc.apply)
 		}
+	}
+	p := testPolicy()
+	p.command(wire.Command{Kind: wire.CommandMode, Mode: wire.ModeOff}, false, ms(0))
+	if _, ok := p.fallback(100, ms(-3600000), ms(0)); ok {
+		t.Error("the fallback decided while a person does (mode off)")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
 	"nightlight/mqtt/broker"
+	"nightlight/mqtt/wire"
 )
 
 // runDemo runs the whole loop in one process: the embedded broker, the
@@ -54,13 +55,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "nightlight demo: broker on %s; watch it with: mosquitto_sub -h 127.0.0.1 -p %s -t '#' -v\n",
 		b.URL(), b.Addr()[len("127.0.0.1:"):])
 	fmt.Fprintf(stdout, "the simulated light follows a %s day/night cycle; the server switches the LED on below %d. Ctrl-C stops.\n",
-		*period, control.DefaultThreshold)
+		*period, wire.DefaultThreshold)
 
 	srv, err := control.New(control.Config{
 		Broker:    b.URL(),
 		ClientID:  "nightlight-server-demo",
 		Device:    *id,
-		Threshold: control.DefaultThreshold,
+		Threshold: wire.DefaultThreshold,
 		Logger:    log.With("component", "server"),
 	})
 	if err != nil {

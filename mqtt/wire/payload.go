@@ -25,6 +25,12 @@ const (
 	MaxLight = 1000
 )
 
+// DefaultThreshold is the light level below which the LED goes on, for a
+// device that was given no threshold of its own: the server decides
+// led_on = light < threshold with it, and a device without a broker falls
+// back to the same rule. Both programs must agree on it.
+const DefaultThreshold = 300
+
 // Telemetry is one light reading, published on ID/telemetry.
 type Telemetry struct {
 	Light int       // 0..1000, the lesson's "light"

@@ -59,7 +59,7 @@ var Definitions = []config.Setting{
 	{Name: "password-file", Default: "", DefaultIs: "$CREDENTIALS_DIRECTORY/" + Credential + " when it exists",
 		Help: "file holding the MQTT password",
 		Doc: "A file holding the MQTT password, never the password itself (one line; the trailing newline is dropped); needs username. " +
-			"Under systemd the default is the credential " + Credential + ", which the unit loads from /etc/credstore."},
+			"The service's unit hands the password over as the systemd credential " + Credential + ", from /etc/credstore."},
 }
 
 // Targets are the fields of s that Definitions bind to, by setting name,

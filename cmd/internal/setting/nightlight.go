@@ -46,7 +46,7 @@ var Nightlight = config.Program{
 				Doc: "ads1115 (and sim): the GPIO the ADS1115's ALERT/RDY pin is wired to, e.g. GPIO6. " +
 					"The chip then watches the light itself and wakes the daemon only when the level leaves the deadband or crosses threshold, " +
 					"so steady light costs almost no CPU; sample_every becomes the shortest time between two such wake-ups. " +
-					"Empty: the sensor is read every sample_every (the Grove Base Hat has no alert output)."},
+					"Without it the sensor is polled, read every sample_every; the Grove Base Hat has no alert output."},
 			{Name: "samples", Default: board.DefaultSamples,
 				Help: "sensor reads combined (median) into one reading",
 				Doc: "Sensor reads combined (median) into one reading, an odd number up to 15. " +
@@ -55,7 +55,7 @@ var Nightlight = config.Program{
 		{Title: "Simulated hardware (hardware: sim)", Settings: []config.Setting{
 			{Name: "sim-light", Default: "", DefaultIs: "a day/night curve",
 				Help: "sim only: file holding the light level 0..1000, re-read at every sample, or with alert-pin when it changes",
-				Doc:  "sim only: a file holding the light level 0..1000, re-read at every sample (with alert_pin: whenever it changes). Empty: the light follows a day/night curve."},
+				Doc:  "sim only: a file holding the light level 0..1000, re-read at every sample (with alert_pin: whenever it changes), instead of the day/night curve."},
 			{Name: "sim-period", Default: board.DefaultSimPeriod,
 				Help: "sim only: length of the simulated day/night cycle",
 				Doc:  "sim only, without sim_light: length of the simulated day/night cycle."},

@@ -3,10 +3,14 @@
 // and the environment variable), its default, a line of help, a longer
 // explanation and its section.
 //
-// The programs bind their flags from it, so --help says what it says.
-// Defaults are the constants of the packages that use them, named here
-// rather than copied.
+// The programs bind their flags from it, so --help says what it says; go
+// generate writes it into the shipped configuration files, the man pages and
+// docs/configuration.md, with the generator in ./gendocs, whose test fails
+// when any of them disagrees with the definitions. Defaults are the
+// constants of the packages that use them, named here rather than copied.
 package setting
+
+//go:generate go run ./gendocs -root ../../..
 
 import (
 	"os"

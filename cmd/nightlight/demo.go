@@ -13,7 +13,6 @@ import (
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
 	"nightlight/mqtt/broker"
-	"nightlight/mqtt/wire"
 )
 
 // runDemo runs the whole loop in one process: the embedded broker, the
@@ -55,13 +54,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "nightlight demo: broker on %s; watch it with: mosquitto_sub -h 127.0.0.1 -p %s -t '#' -v\n",
 		b.URL(), b.Addr()[len("127.0.0.1:"):])
 	fmt.Fprintf(stdout, "the simulated light follows a %s day/night cycle; the server switches the LED on below %d. Ctrl-C stops.\n",
-		*period, wire.DefaultThreshold)
+		*period, control.DefaultThreshold)
 
 	srv, err := control.New(control.Config{
 		Broker:    b.URL(),
 		ClientID:  "nightlight-server-demo",
 		Device:    *id,
-		Threshold: wire.DefaultThreshold,
+		Threshold: control.DefaultThreshold,
 		Logger:    log.With("component", "server"),
 	})
 	if err != nil {

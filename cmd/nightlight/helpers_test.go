@@ -84,7 +84,7 @@ func startServer(t *testing.T, brokerURL, id string) *mqtttest.Log {
 		Broker:    brokerURL,
 		ClientID:  "server-" + id,
 		Device:    id,
-		Threshold: wire.DefaultThreshold,
+		Threshold: control.DefaultThreshold,
 		Logger:    cli.NewLogger(logs, slog.LevelDebug),
 	})
 	if err != nil {

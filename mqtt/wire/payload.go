@@ -25,10 +25,8 @@ const (
 	MaxLight = 1000
 )
 
-// DefaultThreshold is the light level below which the LED goes on, for a
-// device that was given no threshold of its own: the server decides
-// led_on = light < threshold with it, and a device without a broker falls
-// back to the same rule. Both programs must agree on it.
+// DefaultThreshold is the lesson's rule: the LED is on below this light
+// level. The server decides by it, and the device's offline fallback too.
 const DefaultThreshold = 300
 
 // Telemetry is one light reading, published on ID/telemetry.

@@ -23,7 +23,7 @@ import (
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlightserver"
 	"nightlight/mqtt/wire"
 	"nightlight/systemd"
 )
@@ -44,9 +44,9 @@ type settings struct {
 }
 
 // bindSettings defines the settings as flags of fs, from their definitions
-// in setting.Server, and sets s to their defaults.
+// in nightlightserver.Settings, and sets s to their defaults.
 func bindSettings(fs *flag.FlagSet, s *settings) {
-	setting.Server.Bind(fs, map[string]any{
+	nightlightserver.Settings.Bind(fs, map[string]any{
 		"broker":    &s.Broker,
 		"id":        &s.ID,
 		"client-id": &s.ClientID,
@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	s := new(settings)
 	spec := config.Spec{
 		Name:        "nightlight-server",
-		EnvPrefix:   setting.Server.EnvPrefix,
+		EnvPrefix:   nightlightserver.Settings.EnvPrefix,
 		DefaultFile: defaultConfigFile,
 		Output:      stderr,
 		Bind:        func(fs *flag.FlagSet) { bindSettings(fs, s) },

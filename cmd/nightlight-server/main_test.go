@@ -14,7 +14,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"nightlight/cmd/internal/cli"
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlightserver"
 	"nightlight/mqtt/mqtttest"
 	"nightlight/mqtt/wire"
 )
@@ -25,14 +25,14 @@ import (
 func TestSettingsAreTheDefinitions(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	bindSettings(fs, new(settings))
-	if err := setting.Server.Check(fs); err != nil {
+	if err := nightlightserver.Settings.Check(fs); err != nil {
 		t.Errorf("flags and definitions disagree:\n%v", err)
 	}
 	var stdout, stderr bytes.Buffer
 	if err := run([]string{"--help"}, &stdout, &stderr); err != flag.ErrHelp {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, s := range setting.Server.Settings() {
+	for _, s := range nightlightserver.Settings.Settings() {
 		if !strings.Contains(stderr.String(), "\n  -"+s.Name+" ") || !strings.Contains(stderr.String(), "\t"+s.Usage()) {
 			t.Errorf("nightlight-server --help does not show --%s as defined: %q", s.Name, s.Usage())
 		}

@@ -31,7 +31,7 @@ import (
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlight"
 	"nightlight/hw/board"
 	"nightlight/mqtt/outbox"
 	"nightlight/systemd"
@@ -89,7 +89,7 @@ func load(cmdName string, args []string, stderr io.Writer, extra func(*flag.Flag
 	s := new(settings)
 	spec := config.Spec{
 		Name:        "nightlight " + cmdName,
-		EnvPrefix:   setting.Nightlight.EnvPrefix,
+		EnvPrefix:   nightlight.Settings.EnvPrefix,
 		DefaultFile: defaultConfigFile,
 		Output:      stderr,
 		Bind: func(fs *flag.FlagSet) {

@@ -9,7 +9,7 @@ import (
 	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlight"
 	"nightlight/hw/board"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
@@ -18,7 +18,7 @@ import (
 
 // settings are the device daemon's: each is a flag, a key of
 // /etc/nightlight/nightlight.yaml and a NIGHTLIGHT_ environment variable,
-// defined (name, default, help) in setting.Nightlight.
+// defined (name, default, help) in nightlight.Settings.
 type settings struct {
 	Broker        string
 	ID            string
@@ -49,9 +49,9 @@ type settings struct {
 const defaultConfigFile = "/etc/nightlight/nightlight.yaml"
 
 // bindSettings defines the settings as flags of fs, from their definitions
-// in setting.Nightlight, and sets s to their defaults.
+// in nightlight.Settings, and sets s to their defaults.
 func bindSettings(fs *flag.FlagSet, s *settings) {
-	setting.Nightlight.Bind(fs, map[string]any{
+	nightlight.Settings.Bind(fs, map[string]any{
 		"broker":          &s.Broker,
 		"id":              &s.ID,
 		"hardware":        &s.Hardware,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlight"
 )
 
 // TestSettingsAreTheDefinitions holds the daemon's flags to the definitions
@@ -16,7 +16,7 @@ import (
 func TestSettingsAreTheDefinitions(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	bindSettings(fs, new(settings))
-	if err := setting.Nightlight.Check(fs); err != nil {
+	if err := nightlight.Settings.Check(fs); err != nil {
 		t.Errorf("flags and definitions disagree:\n%v", err)
 	}
 	for _, cmd := range []string{"run", "read", "led", "check-config"} {
@@ -25,7 +25,7 @@ func TestSettingsAreTheDefinitions(t *testing.T) {
 			t.Fatalf("%s --help: %v", cmd, err)
 		}
 		help := stderr.String()
-		for _, s := range setting.Nightlight.Settings() {
+		for _, s := range nightlight.Settings.Settings() {
 			if !strings.Contains(help, "\n  -"+s.Name+" ") || !strings.Contains(help, "\t"+s.Usage()) {
 				t.Errorf("nightlight %s --help does not show --%s as defined: %q", cmd, s.Name, s.Usage())
 			}

@@ -1,36 +1,39 @@
-// Package setting is the one definition of every setting of nightlight and
-// nightlight-server: its name (the flag, the key of the configuration file
-// and the environment variable), its default, a line of help, a longer
-// explanation and its section.
+// Package setting and its two packages define every setting of nightlight
+// (setting/nightlight) and nightlight-server (setting/nightlightserver)
+// once: its name (the flag, the key of the configuration file and the
+// environment variable), its default, a line of help, a longer explanation
+// and its section. Each program's settings are a package of their own, so
+// that a program links only what it runs: the shipped daemon carries no
+// control server. This package holds what both share.
 //
-// The programs bind their flags from it, so --help says what it says; go
-// generate writes it into the shipped configuration files, the man pages and
-// docs/configuration.md, with the generator in ./gendocs, whose test fails
-// when any of them disagrees with the definitions. Defaults are the
-// constants of the packages that use them, named here rather than copied.
+// The programs bind their flags from the definitions, so --help says what
+// they say; go generate writes them into the shipped configuration files,
+// the man pages and docs/configuration.md, with the generator in
+// cmd/dev/gendocs, whose test fails when any of them disagrees with the
+// definitions. Defaults are the constants of the packages that use them,
+// named here rather than copied.
 package setting
 
-//go:generate go run ./gendocs -root ../../..
+//go:generate go run nightlight/cmd/dev/gendocs -root ../../..
 
 import (
 	"os"
 	"strings"
 
+	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/config"
 )
 
 // Defaults that no other package owns.
 const (
 	DefaultBroker   = "tcp://127.0.0.1:1883" // a broker on this machine, as the lesson has
-	DefaultStateDir = "/var/lib/nightlight"  // the unit's StateDirectory=nightlight
 	DefaultLogLevel = "info"
-	autoAddr        = "auto" // i2c_addr: probe the ADC's usual addresses
 )
 
-// hostName is the machine's name up to its first dot, the default device
-// id: pi.local -> pi, since a dot is no use in a topic. "" when the system
-// does not say.
-func hostName() string {
+// HostName is the machine's name up to its first dot, which default ids
+// are made of: pi.local -> pi, since a dot is no use in a topic. "" when
+// the system does not say.
+func HostName() string {
 	h, err := os.Hostname()
 	if err != nil {
 		return ""
@@ -39,27 +42,17 @@ func hostName() string {
 	return h
 }
 
-// stateDir is the directory systemd's StateDirectory= hands over in
-// $STATE_DIRECTORY (the first, if it lists several), else DefaultStateDir.
-func stateDir() string {
-	if d, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); d != "" {
-		return d
-	}
-	return DefaultStateDir
-}
+// Broker is the setting of the MQTT broker, the same for both programs.
+var Broker = config.Setting{Name: "broker", Default: DefaultBroker,
+	Help: "MQTT broker: tcp://host:1883 or ssl://host:8883",
+	Doc:  "MQTT broker: tcp://host:1883, or ssl://host:8883 for TLS (mqtts:// and tls:// mean the same; see the security settings)."}
 
-// Settings both programs have.
+// The sections both programs end with.
 var (
-	broker = config.Setting{Name: "broker", Default: DefaultBroker,
-		Help: "MQTT broker: tcp://host:1883 or ssl://host:8883",
-		Doc:  "MQTT broker: tcp://host:1883, or ssl://host:8883 for TLS (mqtts:// and tls:// mean the same; see the security settings)."}
-	logLevel = config.Setting{Name: "log-level", Default: DefaultLogLevel,
-		Help: "debug, info, warn or error",
-		Doc:  "Log level: debug, info, warn or error."}
-)
-
-// Section titles both programs have.
-const (
-	sectionSecurity = "Security: TLS and authentication"
-	sectionLogging  = "Logging"
+	Security = config.Section{Title: "Security: TLS and authentication", Settings: brokerauth.Definitions}
+	Logging  = config.Section{Title: "Logging", Settings: []config.Setting{
+		{Name: "log-level", Default: DefaultLogLevel,
+			Help: "debug, info, warn or error",
+			Doc:  "Log level: debug, info, warn or error."},
+	}}
 )

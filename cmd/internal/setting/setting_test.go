@@ -1,12 +1,13 @@
-package setting
+package setting_test
 
 import (
 	"strings"
 	"testing"
 
 	"nightlight/cmd/internal/config"
-	"nightlight/cmd/internal/control"
-	"nightlight/cmd/internal/device"
+	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlight"
+	"nightlight/cmd/internal/setting/nightlightserver"
 	"nightlight/mqtt/wire"
 )
 
@@ -14,7 +15,7 @@ import (
 // on: unique names, a help line, sentences, and a rule in words for every
 // default that depends on the machine.
 func TestDefinitions(t *testing.T) {
-	for _, p := range []*config.Program{&Nightlight, &Server} {
+	for _, p := range []*config.Program{&nightlight.Settings, &nightlightserver.Settings} {
 		seen := map[string]bool{}
 		for _, sec := range p.Sections {
 			if sec.Title == "" || len(sec.Settings) == 0 {
@@ -47,30 +48,25 @@ func TestDefinitions(t *testing.T) {
 	}
 }
 
-// TestThresholdAgrees: the threshold is part of the wire contract, and both
-// programs' packages must default to wire's until they use it themselves.
-func TestThresholdAgrees(t *testing.T) {
-	if device.DefaultThreshold != wire.DefaultThreshold || control.DefaultThreshold != wire.DefaultThreshold {
-		t.Errorf("thresholds: device %d, control %d, wire %d: they must be one", device.DefaultThreshold, control.DefaultThreshold, wire.DefaultThreshold)
+// TestThresholdIsWires: both programs default to the threshold of the wire
+// contract.
+func TestThresholdIsWires(t *testing.T) {
+	for _, p := range []*config.Program{&nightlight.Settings, &nightlightserver.Settings} {
+		if got := p.Lookup("threshold").Default; got != wire.DefaultThreshold {
+			t.Errorf("%s: threshold defaults to %v, want wire.DefaultThreshold, %d", p.Name, got, wire.DefaultThreshold)
+		}
 	}
 }
 
-func TestDynamicDefaults(t *testing.T) {
-	if strings.Contains(hostName(), ".") {
-		t.Errorf("hostName() = %q: a dot is no use in a topic", hostName())
+func TestHostName(t *testing.T) {
+	h := setting.HostName()
+	if strings.Contains(h, ".") {
+		t.Errorf("HostName() = %q: a dot is no use in a topic", h)
 	}
-	if err := wire.ValidID(Nightlight.Lookup("id").DefaultText()); hostName() != "" && err != nil {
-		t.Errorf("the default id is not a valid id: %v", err)
+	if got := nightlight.Settings.Lookup("id").DefaultText(); got != h {
+		t.Errorf("the device id defaults to %q, want the host name %q", got, h)
 	}
-	t.Setenv("STATE_DIRECTORY", "/run/a:/run/b")
-	if got := stateDir(); got != "/run/a" {
-		t.Errorf("stateDir() with $STATE_DIRECTORY /run/a:/run/b = %q, want the first", got)
-	}
-	t.Setenv("STATE_DIRECTORY", "")
-	if got := stateDir(); got != DefaultStateDir {
-		t.Errorf("stateDir() without $STATE_DIRECTORY = %q, want %s", got, DefaultStateDir)
-	}
-	if got, want := Server.Lookup("client-id").DefaultText(), "nightlight-server-"+hostName(); got != want {
-		t.Errorf("server client id %q, want %q", got, want)
+	if got, want := nightlightserver.Settings.Lookup("client-id").DefaultText(), "nightlight-server-"+h; got != want {
+		t.Errorf("the server's client id defaults to %q, want %q", got, want)
 	}
 }

@@ -12,12 +12,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"nightlight/cmd/internal/config"
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlight"
+	"nightlight/cmd/internal/setting/nightlightserver"
 )
 
 // root is the module's root, seen from this package's directory, where go
 // test runs.
-const root = "../../../.."
+const root = "../../.."
 
 // TestDocumentsAreGenerated fails when a document on disk says something
 // else than the definitions: someone edited a generated part by hand, or
@@ -68,7 +69,7 @@ var commentedKey = regexp.MustCompile(`(?m)^#([a-z0-9_]+): (.*)$`)
 // as YAML: each setting appears once, commented out, at the value the
 // definitions give it.
 func TestYAMLShowsEachSettingOnce(t *testing.T) {
-	for _, p := range []*config.Program{&setting.Nightlight, &setting.Server} {
+	for _, p := range []*config.Program{&nightlight.Settings, &nightlightserver.Settings} {
 		text := yamlFile(p, "# header\n")
 		var uncommented strings.Builder
 		count := map[string]int{}

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 
-	"nightlight/cmd/internal/setting"
+	"nightlight/cmd/internal/setting/nightlight"
+	"nightlight/cmd/internal/setting/nightlightserver"
 )
 
 // document is a file the settings are written into: all of it, or the
@@ -23,7 +24,7 @@ type region struct {
 }
 
 func documents() []document {
-	nl, srv := &setting.Nightlight, &setting.Server
+	nl, srv := &nightlight.Settings, &nightlightserver.Settings
 	return []document{
 		{path: "packaging/nightlight.yaml", whole: yamlFile(nl, nightlightHeader)},
 		{path: "packaging/nightlight-server.yaml", whole: yamlFile(srv, serverHeader)},

@@ -1,23 +1,43 @@
-package setting
+// Package nightlight defines the settings of nightlight, the device daemon;
+// package setting tells how the definitions are used.
+package nightlight
 
 import (
-	"nightlight/cmd/internal/brokerauth"
+	"os"
+	"strings"
+
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
+	"nightlight/cmd/internal/setting"
 	"nightlight/hw/board"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
 	"nightlight/mqtt/wire"
 )
 
-// Nightlight are the settings of the device daemon.
-var Nightlight = config.Program{
+// Defaults that no other package owns.
+const (
+	DefaultStateDir = "/var/lib/nightlight" // the unit's StateDirectory=nightlight
+	autoAddr        = "auto"                // i2c_addr: probe the ADC's usual addresses
+)
+
+// stateDir is the directory systemd's StateDirectory= hands over in
+// $STATE_DIRECTORY (the first, if it lists several), else DefaultStateDir.
+func stateDir() string {
+	if d, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); d != "" {
+		return d
+	}
+	return DefaultStateDir
+}
+
+// Settings are the device daemon's.
+var Settings = config.Program{
 	Name:      "nightlight",
 	EnvPrefix: "NIGHTLIGHT_",
 	Sections: []config.Section{
 		{Title: "Connection", Settings: []config.Setting{
-			broker,
-			{Name: "id", Dynamic: hostName, DefaultIs: "the host name, up to its first dot", Example: "nightlight-kitchen",
+			setting.Broker,
+			{Name: "id", Dynamic: setting.HostName, DefaultIs: "the host name, up to its first dot", Example: "nightlight-kitchen",
 				Help: "device id in the topics ID/telemetry, ID/commands, ...: letters, digits, - and _",
 				Doc:  "Device id in the topics ID/telemetry, ID/commands, ID/state and ID/status: letters, digits, - and _."},
 			{Name: "keepalive", Default: link.DefaultKeepAlive,
@@ -98,7 +118,7 @@ var Nightlight = config.Program{
 				Help: "disk budget of the outbox in MiB; beyond it the oldest readings are dropped",
 				Doc:  "Disk budget of the outbox in MiB; beyond it the oldest readings are dropped. The default holds about 900,000 readings, seven weeks at one every 5s."},
 		}},
-		{Title: sectionSecurity, Settings: brokerauth.Definitions},
-		{Title: sectionLogging, Settings: []config.Setting{logLevel}},
+		setting.Security,
+		setting.Logging,
 	},
 }

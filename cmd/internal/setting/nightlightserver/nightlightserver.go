@@ -1,20 +1,22 @@
-package setting
+// Package nightlightserver defines the settings of nightlight-server, the
+// control server; package setting tells how the definitions are used.
+package nightlightserver
 
 import (
-	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
+	"nightlight/cmd/internal/setting"
 	"nightlight/mqtt/wire"
 )
 
-// Server are the settings of the control server.
-var Server = config.Program{
+// Settings are the control server's.
+var Settings = config.Program{
 	Name:      "nightlight-server",
 	EnvPrefix: "NIGHTLIGHT_SERVER_",
 	Sections: []config.Section{
 		{Title: "Connection", Settings: []config.Setting{
-			broker,
-			{Name: "client-id", Dynamic: serverClientID, DefaultIs: "nightlight-server-HOSTNAME, the host name up to its first dot", Example: "nightlight-server-myhost",
+			setting.Broker,
+			{Name: "client-id", Dynamic: clientID, DefaultIs: "nightlight-server-HOSTNAME, the host name up to its first dot", Example: "nightlight-server-myhost",
 				Help: "MQTT client id of the server (unique per broker)",
 				Doc:  "MQTT client id of the server, unique per broker: a second client with the same id pushes the first off."},
 		}},
@@ -28,11 +30,11 @@ var Server = config.Program{
 			{Name: "max-age", Default: control.DefaultMaxAge,
 				Help: "readings taken longer ago than this are history: logged, not acted on"},
 		}},
-		{Title: sectionSecurity, Settings: brokerauth.Definitions},
-		{Title: sectionLogging, Settings: []config.Setting{logLevel}},
+		setting.Security,
+		setting.Logging,
 	},
 }
 
-// serverClientID is the server's default MQTT client id, which names the
-// machine so that servers on two machines do not push each other off.
-func serverClientID() string { return "nightlight-server-" + hostName() }
+// clientID is the server's default MQTT client id, which names the machine
+// so that servers on two machines do not push each other off.
+func clientID() string { return "nightlight-server-" + setting.HostName() }

@@ -1,8 +1,9 @@
-// Command gendocs writes the definitions of the settings (package setting)
-// into the documents that list them: the shipped configuration files
-// packaging/nightlight.yaml and packaging/nightlight-server.yaml, whole, and
-// between their markers the SETTINGS section of the man pages
-// packaging/man/*.1 and the settings tables of docs/configuration.md.
+// Command gendocs writes the definitions of the settings (package
+// cmd/internal/setting and its packages) into the documents that list them:
+// the shipped configuration files packaging/nightlight.yaml and
+// packaging/nightlight-server.yaml, whole, and between their markers the
+// SETTINGS section of the man pages packaging/man/*.1 and the settings
+// tables of docs/configuration.md.
 //
 // go generate ./cmd/internal/setting runs it. Its test fails when a document
 // on disk is not what it would write.

@@ -17,13 +17,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
+	"nightlight/cmd/internal/setting/nightlightserver"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/wire"
 	"nightlight/systemd"
@@ -44,17 +44,17 @@ type settings struct {
 	Auth      brokerauth.Settings // TLS, username and password for the broker
 }
 
+// bindSettings defines the settings as flags of fs, from their definitions
+// in nightlightserver.Settings, and sets s to their defaults.
 func bindSettings(fs *flag.FlagSet, s *settings) {
-	host, _ := os.Hostname()
-	host, _, _ = strings.Cut(host, ".")
-	fs.StringVar(&s.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://host:1883 or ssl://host:8883")
-	fs.StringVar(&s.ID, "id", wire.AllDevices, "device to control, or + for every device")
-	fs.StringVar(&s.ClientID, "client-id", "nightlight-server-"+host, "MQTT client id of the server (unique per broker)")
-	fs.IntVar(&s.Threshold, "threshold", wire.DefaultThreshold, "the LED goes on below this light level (0..1000)")
-	fs.DurationVar(&s.MaxAge, "max-age", control.DefaultMaxAge, "readings taken longer ago than this are history: logged, not acted on")
-	s.LogLevel = slog.LevelInfo
-	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")
-	brokerauth.Bind(fs, &s.Auth)
+	nightlightserver.Settings.Bind(fs, map[string]any{
+		"broker":    &s.Broker,
+		"id":        &s.ID,
+		"client-id": &s.ClientID,
+		"threshold": &s.Threshold,
+		"max-age":   &s.MaxAge,
+		"log-level": cli.Level{L: &s.LogLevel},
+	}, brokerauth.Targets(&s.Auth))
 }
 
 const usage = `Usage:
@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	s := new(settings)
 	spec := config.Spec{
 		Name:        "nightlight-server",
-		EnvPrefix:   "NIGHTLIGHT_SERVER_",
+		EnvPrefix:   nightlightserver.Settings.EnvPrefix,
 		DefaultFile: defaultConfigFile,
 		Output:      stderr,
 		Bind:        func(fs *flag.FlagSet) { bindSettings(fs, s) },

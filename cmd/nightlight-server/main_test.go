@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +14,30 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"nightlight/cmd/internal/cli"
+	"nightlight/cmd/internal/setting/nightlightserver"
 	"nightlight/mqtt/mqtttest"
 	"nightlight/mqtt/wire"
 )
+
+// TestSettingsAreTheDefinitions holds the server's flags, and what --help
+// prints, to the definitions the configuration file, the man page and the
+// documentation are made from.
+func TestSettingsAreTheDefinitions(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	bindSettings(fs, new(settings))
+	if err := nightlightserver.Settings.Check(fs); err != nil {
+		t.Errorf("flags and definitions disagree:\n%v", err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"--help"}, &stdout, &stderr); err != flag.ErrHelp {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, s := range nightlightserver.Settings.Settings() {
+		if !strings.Contains(stderr.String(), "\n  -"+s.Name+" ") || !strings.Contains(stderr.String(), "\t"+s.Usage()) {
+			t.Errorf("nightlight-server --help does not show --%s as defined: %q", s.Name, s.Usage())
+		}
+	}
+}
 
 // TestSecuritySettings: the server has the device's security settings, with
 // the same checks, exit status 78 and messages.

@@ -30,6 +30,7 @@ import (
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
+	"nightlight/cmd/internal/setting/nightlight"
 	"nightlight/hw/board"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
@@ -88,7 +89,7 @@ func load(cmdName string, args []string, stderr io.Writer, extra func(*flag.Flag
 	s := new(settings)
 	spec := config.Spec{
 		Name:        "nightlight " + cmdName,
-		EnvPrefix:   "NIGHTLIGHT_",
+		EnvPrefix:   nightlight.Settings.EnvPrefix,
 		DefaultFile: defaultConfigFile,
 		Output:      stderr,
 		Bind: func(fs *flag.FlagSet) {

@@ -4,14 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"nightlight/cmd/internal/brokerauth"
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
-	"nightlight/cmd/internal/device"
+	"nightlight/cmd/internal/setting/nightlight"
 	"nightlight/hw/board"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
@@ -19,7 +17,8 @@ import (
 )
 
 // settings are the device daemon's: each is a flag, a key of
-// /etc/nightlight/nightlight.yaml and a NIGHTLIGHT_ environment variable.
+// /etc/nightlight/nightlight.yaml and a NIGHTLIGHT_ environment variable,
+// defined (name, default, help) in nightlight.Settings.
 type settings struct {
 	Broker        string
 	ID            string
@@ -49,50 +48,34 @@ type settings struct {
 
 const defaultConfigFile = "/etc/nightlight/nightlight.yaml"
 
-func defaultID() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return ""
-	}
-	h, _, _ = strings.Cut(h, ".") // pi.local -> pi: a dot is no use in a topic
-	return h
-}
-
-func defaultStateDir() string {
-	// systemd's StateDirectory= hands the directory over in $STATE_DIRECTORY.
-	if d, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); d != "" {
-		return d
-	}
-	return "/var/lib/nightlight"
-}
-
+// bindSettings defines the settings as flags of fs, from their definitions
+// in nightlight.Settings, and sets s to their defaults.
 func bindSettings(fs *flag.FlagSet, s *settings) {
-	fs.StringVar(&s.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker: tcp://host:1883 or ssl://host:8883")
-	fs.StringVar(&s.ID, "id", defaultID(), "device id in the topics ID/telemetry, ID/commands, ...: letters, digits, - and _")
-	fs.StringVar(&s.Hardware, "hardware", "grovehat", "light sensor and LED: grovehat, ads1115 or sim")
-	fs.DurationVar(&s.Interval, "interval", device.DefaultInterval, "heartbeat: a reading is published at least this often")
-	fs.DurationVar(&s.SampleEvery, "sample-every", device.DefaultSampleEvery, "how often the sensor is read; 0: only every interval, as the lesson does")
-	fs.IntVar(&s.Deadband, "deadband", device.DefaultDeadband, "a change of the light level by this much is published at once (0: off); crossing threshold always is")
-	fs.DurationVar(&s.PublishGap, "publish-gap", device.DefaultPublishGap, "at most one reading per this gap, however the light flickers")
-	fs.StringVar(&s.StateDir, "state-dir", defaultStateDir(), "directory of the outbox and sequence state")
-	fs.StringVar(&s.SimLight, "sim-light", "", "sim only: file holding the light level 0..1000, re-read at every sample, or with alert-pin when it changes (default: a day/night curve)")
-	fs.DurationVar(&s.SimPeriod, "sim-period", 10*time.Minute, "sim only: length of the simulated day/night cycle")
-	fs.StringVar(&s.Bus, "i2c-bus", "1", "I2C bus of the sensor")
-	s.Addr = 0
-	fs.Var(cli.Hex16{V: &s.Addr}, "i2c-addr", "I2C address of the ADC: auto (Grove Base Hat: 0x04, then 0x08; ADS1115: 0x48) or a number such as 0x08")
-	fs.IntVar(&s.Channel, "channel", 0, "analog channel of the light sensor (0 = socket A0)")
-	fs.StringVar(&s.LEDPin, "led-pin", "GPIO5", "GPIO of the LED (socket D5 = GPIO5)")
-	fs.StringVar(&s.AlertPin, "alert-pin", "", "ads1115 (and sim): GPIO the ADC's ALERT/RDY is wired to; the sensor then wakes the daemon when the light changes instead of being read every sample-every (default: none, polled)")
-	fs.IntVar(&s.Samples, "samples", 3, "sensor reads combined (median) into one reading")
-	fs.IntVar(&s.Threshold, "threshold", wire.DefaultThreshold, "offline fallback: LED on below this light level, as the server decides")
-	fs.DurationVar(&s.FallbackAfter, "fallback-after", device.DefaultFallbackAfter, "how long without the broker before the device applies the threshold itself")
-	fs.DurationVar(&s.MaxCommandAge, "max-command-age", device.DefaultMaxCommandAge, "commands decided longer ago than this are not applied")
-	fs.DurationVar(&s.KeepAlive, "keepalive", link.DefaultKeepAlive, "MQTT keepalive: a link that silently stops passing packets is noticed within twice this")
-	fs.StringVar(&s.OutboxSync, "outbox-sync", "grouped", "when readings reach the disk: grouped (within a second unless delivered by then) or always (every reading)")
-	fs.IntVar(&s.OutboxMaxMB, "outbox-max-mb", 64, "disk budget of the outbox in MiB; beyond it the oldest readings are dropped")
-	s.LogLevel = slog.LevelInfo
-	fs.Var(cli.Level{L: &s.LogLevel}, "log-level", "debug, info, warn or error")
-	brokerauth.Bind(fs, &s.Auth)
+	nightlight.Settings.Bind(fs, map[string]any{
+		"broker":          &s.Broker,
+		"id":              &s.ID,
+		"hardware":        &s.Hardware,
+		"interval":        &s.Interval,
+		"sample-every":    &s.SampleEvery,
+		"deadband":        &s.Deadband,
+		"publish-gap":     &s.PublishGap,
+		"state-dir":       &s.StateDir,
+		"sim-light":       &s.SimLight,
+		"sim-period":      &s.SimPeriod,
+		"i2c-bus":         &s.Bus,
+		"i2c-addr":        cli.Hex16{V: &s.Addr},
+		"channel":         &s.Channel,
+		"led-pin":         &s.LEDPin,
+		"alert-pin":       &s.AlertPin,
+		"samples":         &s.Samples,
+		"threshold":       &s.Threshold,
+		"fallback-after":  &s.FallbackAfter,
+		"max-command-age": &s.MaxCommandAge,
+		"keepalive":       &s.KeepAlive,
+		"outbox-sync":     &s.OutboxSync,
+		"outbox-max-mb":   &s.OutboxMaxMB,
+		"log-level":       cli.Level{L: &s.LogLevel},
+	}, brokerauth.Targets(&s.Auth))
 }
 
 // check validates what the flag parsers cannot, naming the key and the fix.
@@ -149,13 +132,12 @@ func (s *settings) check(l *config.Loaded) error {
 }
 
 func (s *settings) syncMode() (outbox.SyncMode, error) {
-	switch s.OutboxSync {
-	case "grouped":
-		return outbox.SyncGrouped, nil
-	case "always":
-		return outbox.SyncAlways, nil
+	for _, m := range []outbox.SyncMode{outbox.SyncGrouped, outbox.SyncAlways} {
+		if s.OutboxSync == m.String() {
+			return m, nil
+		}
 	}
-	return 0, fmt.Errorf("%q: use grouped or always", s.OutboxSync)
+	return 0, fmt.Errorf("%q: use %s or %s", s.OutboxSync, outbox.SyncGrouped, outbox.SyncAlways)
 }
 
 // oneShotBoard is the board of read and led: they do not watch the sensor,

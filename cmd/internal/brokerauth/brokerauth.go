@@ -12,7 +12,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -39,15 +38,41 @@ type Settings struct {
 	PasswordFile string // file holding the password; never the password itself
 }
 
-// Bind defines the settings as flags (= config keys ca_file, ... = environment
-// variables PREFIX_CA_FILE, ...).
-func Bind(fs *flag.FlagSet, s *Settings) {
-	fs.StringVar(&s.CAFile, "ca-file", "", "ssl:// only: PEM file of the CA(s) that signed the broker's certificate (default: the system's CA pool)")
-	fs.StringVar(&s.CertFile, "cert-file", "", "ssl:// only: client certificate (PEM), with key-file")
-	fs.StringVar(&s.KeyFile, "key-file", "", "ssl:// only: private key of the client certificate (PEM)")
-	fs.StringVar(&s.ServerName, "tls-server-name", "", "ssl:// only: name the broker's certificate must carry (default: the broker URL's host)")
-	fs.StringVar(&s.Username, "username", "", "MQTT username")
-	fs.StringVar(&s.PasswordFile, "password-file", "", "file holding the MQTT password (default: $CREDENTIALS_DIRECTORY/"+Credential+" when it exists)")
+// Definitions are the security settings, the same for both programs: each
+// is a flag (--ca-file), a config key (ca_file) and an environment variable
+// (PREFIX_CA_FILE). Bind them with Targets.
+var Definitions = []config.Setting{
+	{Name: "ca-file", Default: "", DefaultIs: "the system's CA pool",
+		Help: "ssl:// only: PEM file of the CA(s) that signed the broker's certificate",
+		Doc:  "ssl:// only: PEM file of the CA(s) that signed the broker's certificate, a private CA as Mosquitto setups usually have."},
+	{Name: "tls-server-name", Default: "", DefaultIs: "the broker URL's host",
+		Help: "ssl:// only: name the broker's certificate must carry",
+		Doc:  "ssl:// only: the name the broker's certificate must carry, when the broker is reached under another name (an IP address, a tunnel)."},
+	{Name: "cert-file", Default: "",
+		Help: "ssl:// only: client certificate (PEM), with key-file",
+		Doc:  "ssl:// only: a client certificate (PEM), for brokers that authenticate clients by certificate; with key_file, both or neither."},
+	{Name: "key-file", Default: "",
+		Help: "ssl:// only: private key of the client certificate (PEM)",
+		Doc:  "ssl:// only: the private key of cert_file (PEM, unencrypted)."},
+	{Name: "username", Default: "",
+		Help: "MQTT username"},
+	{Name: "password-file", Default: "", DefaultIs: "$CREDENTIALS_DIRECTORY/" + Credential + " when it exists",
+		Help: "file holding the MQTT password",
+		Doc: "A file holding the MQTT password, never the password itself (one line; the trailing newline is dropped); needs username. " +
+			"The service's unit hands the password over as the systemd credential " + Credential + ", from /etc/credstore."},
+}
+
+// Targets are the fields of s that Definitions bind to, by setting name,
+// for config.Program.Bind.
+func Targets(s *Settings) map[string]any {
+	return map[string]any{
+		"ca-file":         &s.CAFile,
+		"cert-file":       &s.CertFile,
+		"key-file":        &s.KeyFile,
+		"tls-server-name": &s.ServerName,
+		"username":        &s.Username,
+		"password-file":   &s.PasswordFile,
+	}
 }
 
 // Auth is what the link needs, read and checked.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/mqtt/mqtttest"
 )
@@ -84,7 +85,7 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("Load = %+v, want an error", a)
 			}
 			var ce *config.Error
-			if !errors.As(err, &ce) || config.ExitCode(err) != config.ExitConfig {
+			if !errors.As(err, &ce) || cli.ExitCode(err) != cli.ExitConfig {
 				t.Errorf("error %v is not a configuration error (exit 78)", err)
 			}
 			for _, w := range tt.want {
@@ -166,7 +167,7 @@ func TestCredential(t *testing.T) {
 	// An empty credential is refused like an empty password_file.
 	write(t, dir, Credential, "")
 	_, err = Load(Settings{Username: "desk"}, "ssl://127.0.0.1:8883", nil)
-	if err == nil || config.ExitCode(err) != config.ExitConfig || !strings.Contains(err.Error(), "systemd credential") {
+	if err == nil || cli.ExitCode(err) != cli.ExitConfig || !strings.Contains(err.Error(), "systemd credential") {
 		t.Errorf("empty credential: %v, want a configuration error naming the credential", err)
 	}
 }

@@ -19,20 +19,45 @@ import (
 	"nightlight/systemd"
 )
 
+// Exit statuses of the contract.
+const (
+	ExitOK     = 0
+	ExitFail   = 1
+	ExitUsage  = 2
+	ExitConfig = 78 // EX_CONFIG: systemd's RestartPreventExitStatus keeps a typo from restart-looping
+)
+
+// ExitCode maps an error from loading or running to the contract's exit
+// status: a config.UsageError is bad usage, a config.Error a bad
+// configuration, anything else a runtime failure.
+func ExitCode(err error) int {
+	var ue *config.UsageError
+	var ce *config.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &ce):
+		return ExitConfig
+	}
+	return ExitFail
+}
+
 // Exit prints err the way a person needs it and returns the exit status of
 // the contract: 0 clean stop, 1 runtime failure, 2 bad usage, 78 bad
 // configuration.
 func Exit(prog string, err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return config.ExitOK
+		return ExitOK
 	}
-	code := config.ExitCode(err)
+	code := ExitCode(err)
 	prefix := ""
 	if systemd.UnderJournal() {
 		prefix = "<3>" // journald's priority "err", as for the daemon's own error records
 	}
 	fmt.Fprintf(stderr, "%s%s: %v\n", prefix, prog, err)
-	if code == config.ExitUsage {
+	if code == ExitUsage {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", prog)
 	}
 	return code

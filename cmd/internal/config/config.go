@@ -19,15 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Exit statuses of the contract.
-const (
-	ExitOK     = 0
-	ExitFail   = 1
-	ExitUsage  = 2
-	ExitConfig = 78 // EX_CONFIG: systemd's RestartPreventExitStatus keeps a typo from restart-looping
-)
-
-// UsageError is a mistake on the command line (exit 2).
+// UsageError is a mistake on the command line (exit 2, see cli.ExitCode).
 type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
@@ -42,21 +34,6 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf makes a configuration Error.
 func Errorf(format string, a ...any) error { return &Error{fmt.Errorf(format, a...)} }
-
-// ExitCode maps an error from loading or running to the contract's exit status.
-func ExitCode(err error) int {
-	var ue *UsageError
-	var ce *Error
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &ue):
-		return ExitUsage
-	case errors.As(err, &ce):
-		return ExitConfig
-	}
-	return ExitFail
-}
 
 // Spec describes where a program's settings come from.
 type Spec struct {

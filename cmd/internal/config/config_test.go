@@ -92,40 +92,41 @@ func TestInterleavedArgs(t *testing.T) {
 	}
 }
 
-// TestErrors checks that every bad input is refused with the right exit
-// status and a message that names the culprit and the fix.
+// TestErrors checks that every bad input is refused with the right kind of
+// error (which decides the exit status) and a message that names the
+// culprit and the fix.
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		file *string
 		env  map[string]string
 		args []string
-		code int
+		kind error // *Error or *UsageError
 		want []string
 	}{
-		{"unknown key", ptr("intervall: 5s\n"), nil, nil, ExitConfig, []string{"line 1", `unknown key "intervall"`, "did you mean interval?"}},
-		{"unknown key far from any", ptr("colour: red\n"), nil, nil, ExitConfig, []string{"known keys are broker, interval, state_dir, verbose"}},
-		{"dashed key", ptr("state-dir: /x\n"), nil, nil, ExitConfig, []string{`unknown key "state-dir"`, "did you mean state_dir?"}},
-		{"bad value", ptr("broker: tcp://b:1883\ninterval: fast\n"), nil, nil, ExitConfig, []string{"line 2", "interval", `"fast"`}},
-		{"empty value", ptr("interval:\n"), nil, nil, ExitConfig, []string{"line 1", "interval needs a single value", "interval: 5s"}},
-		{"list value", ptr("broker:\n  - a\n  - b\n"), nil, nil, ExitConfig, []string{"broker needs a single value"}},
-		{"duplicate key", ptr("interval: 1s\ninterval: 2s\n"), nil, nil, ExitConfig, []string{"line 2", "already set on line 1"}},
-		{"not a mapping", ptr("- interval\n"), nil, nil, ExitConfig, []string{"key: value"}},
-		{"not YAML", ptr("interval: [1s\n"), nil, nil, ExitConfig, []string{"not valid YAML"}},
-		{"config key in file", ptr("config: /etc/other.yaml\n"), nil, nil, ExitConfig, []string{`unknown key "config"`}},
-		{"missing named file", nil, nil, []string{"--config", "/nonexistent/n.yaml"}, ExitConfig, []string{"/nonexistent/n.yaml does not exist", "leave out --config"}},
-		{"missing file named in env", nil, map[string]string{"NL_CONFIG": "/nonexistent/e.yaml"}, nil, ExitConfig, []string{"/nonexistent/e.yaml does not exist"}},
-		{"bad env", nil, map[string]string{"NL_INTERVAL": "soon"}, nil, ExitConfig, []string{`environment NL_INTERVAL: "soon" is not valid`, "5s"}},
-		{"unknown flag", nil, nil, []string{"--colour", "red"}, ExitUsage, []string{"colour"}},
-		{"bad flag value", nil, nil, []string{"--interval", "soon"}, ExitUsage, []string{"soon"}},
+		{"unknown key", ptr("intervall: 5s\n"), nil, nil, &Error{}, []string{"line 1", `unknown key "intervall"`, "did you mean interval?"}},
+		{"unknown key far from any", ptr("colour: red\n"), nil, nil, &Error{}, []string{"known keys are broker, interval, state_dir, verbose"}},
+		{"dashed key", ptr("state-dir: /x\n"), nil, nil, &Error{}, []string{`unknown key "state-dir"`, "did you mean state_dir?"}},
+		{"bad value", ptr("broker: tcp://b:1883\ninterval: fast\n"), nil, nil, &Error{}, []string{"line 2", "interval", `"fast"`}},
+		{"empty value", ptr("interval:\n"), nil, nil, &Error{}, []string{"line 1", "interval needs a single value", "interval: 5s"}},
+		{"list value", ptr("broker:\n  - a\n  - b\n"), nil, nil, &Error{}, []string{"broker needs a single value"}},
+		{"duplicate key", ptr("interval: 1s\ninterval: 2s\n"), nil, nil, &Error{}, []string{"line 2", "already set on line 1"}},
+		{"not a mapping", ptr("- interval\n"), nil, nil, &Error{}, []string{"key: value"}},
+		{"not YAML", ptr("interval: [1s\n"), nil, nil, &Error{}, []string{"not valid YAML"}},
+		{"config key in file", ptr("config: /etc/other.yaml\n"), nil, nil, &Error{}, []string{`unknown key "config"`}},
+		{"missing named file", nil, nil, []string{"--config", "/nonexistent/n.yaml"}, &Error{}, []string{"/nonexistent/n.yaml does not exist", "leave out --config"}},
+		{"missing file named in env", nil, map[string]string{"NL_CONFIG": "/nonexistent/e.yaml"}, nil, &Error{}, []string{"/nonexistent/e.yaml does not exist"}},
+		{"bad env", nil, map[string]string{"NL_INTERVAL": "soon"}, nil, &Error{}, []string{`environment NL_INTERVAL: "soon" is not valid`, "5s"}},
+		{"unknown flag", nil, nil, []string{"--colour", "red"}, &UsageError{}, []string{"colour"}},
+		{"bad flag value", nil, nil, []string{"--interval", "soon"}, &UsageError{}, []string{"soon"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s testSettings
 			spec := testSpec(t, &s, tt.env, tt.file)
 			_, err := spec.Load(tt.args)
-			if got := ExitCode(err); got != tt.code {
-				t.Fatalf("exit code %d, want %d (err: %v)", got, tt.code, err)
+			if !isKind(err, tt.kind) {
+				t.Fatalf("error %v (%T), want a %T", err, err, tt.kind)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -144,8 +145,17 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-func TestExitCode(t *testing.T) {
-	if ExitCode(nil) != 0 || ExitCode(errors.New("x")) != 1 || ExitCode(Errorf("x")) != 78 || ExitCode(&UsageError{errors.New("x")}) != 2 {
-		t.Fatal("exit codes do not follow the contract")
+// isKind reports whether err is, or wraps, an error of kind's type and no
+// error of the other kind: the exit status depends on which (cli.ExitCode).
+func isKind(err, kind error) bool {
+	var ue *UsageError
+	var ce *Error
+	isUsage, isConfig := errors.As(err, &ue), errors.As(err, &ce)
+	switch kind.(type) {
+	case *UsageError:
+		return isUsage && !isConfig
+	case *Error:
+		return isConfig && !isUsage
 	}
+	return false
 }

@@ -12,11 +12,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"nightlight/cmd/internal/brokerauth"
@@ -77,6 +80,84 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "nightlight-server %s\n", version)
 		return nil
 	}
+	s, l, err := load(args, stderr)
+	if err != nil {
+		return err
+	}
+	cli.OneProc()
+	ctx, stop := cli.SignalContext()
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	notifier := systemd.NewNotifier()
+	r := &reloader{args: args, stderr: stderr, notifier: notifier, hup: hup}
+	for {
+		next, err := r.runOnce(ctx, s, l)
+		if next == nil || err != nil {
+			return err
+		}
+		s, l = next.s, next.l
+	}
+}
+
+// reloader runs the server, one run per configuration: SIGHUP
+// (systemctl reload) reads the configuration again and, if it is valid,
+// restarts the server on it in-process.
+type reloader struct {
+	args     []string
+	stderr   io.Writer
+	notifier *systemd.Notifier
+	hup      <-chan os.Signal
+}
+
+// loaded is a configuration a reload brought.
+type loaded struct {
+	s *settings
+	l *config.Loaded
+}
+
+// runOnce serves with s until ctx is done (nil: stop) or SIGHUP brings a
+// valid configuration (the next one). A configuration that does not load
+// is refused with its reason in the log, and the server goes on as it was.
+func (r *reloader) runOnce(ctx context.Context, s *settings, l *config.Loaded) (*loaded, error) {
+	log := systemd.NewLogger(r.stderr, s.LogLevel)
+	if l.File != "" {
+		log.Info("configuration", "file", l.File)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(runCtx, s, log, r.notifier) }()
+	for {
+		select {
+		case err := <-done:
+			return nil, err
+		case <-ctx.Done():
+			r.notifier.Stopping()
+			return nil, <-done
+		case <-r.hup:
+			r.notifier.Reloading()
+			ns, nl, err := load(r.args, io.Discard)
+			if err != nil {
+				log.Error("reload refused, the running configuration stays", "err", err)
+				r.notifier.Ready()
+				continue
+			}
+			log.Info("reloading")
+			cancel()
+			if err := <-done; err != nil {
+				return nil, err
+			}
+			return &loaded{ns, nl}, nil
+		}
+	}
+}
+
+// load reads the settings from every source and checks them, TLS and
+// password files included, so that a reload can refuse a bad one before
+// it stops the running server.
+func load(args []string, stderr io.Writer) (*settings, *config.Loaded, error) {
 	s := new(settings)
 	spec := config.Spec{
 		Name:        "nightlight-server",
@@ -91,22 +172,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	l, err := spec.Load(args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(l.Args) > 0 {
-		return &config.UsageError{Err: fmt.Errorf("unexpected argument %q", l.Args[0])}
+		return nil, nil, &config.UsageError{Err: fmt.Errorf("unexpected argument %q", l.Args[0])}
 	}
 	if s.Threshold < wire.MinLight || s.Threshold > wire.MaxLight+1 {
-		return config.Errorf("threshold (%s): %d is outside the light scale: use 0..1001", l.Origin("threshold"), s.Threshold)
+		return nil, nil, config.Errorf("threshold (%s): %d is outside the light scale: use 0..1001", l.Origin("threshold"), s.Threshold)
 	}
 	if s.MaxAge <= 0 {
-		return config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)
+		return nil, nil, config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)
 	}
-	auth, err := brokerauth.Load(s.Auth, s.Broker, l.Origin)
+	if _, err := brokerauth.Load(s.Auth, s.Broker, l.Origin); err != nil {
+		return nil, nil, err
+	}
+	return s, l, nil
+}
+
+// serve builds the server's connection and the server on it, and runs them
+// until ctx is done.
+func serve(ctx context.Context, s *settings, log *slog.Logger, sup control.Supervisor) error {
+	auth, err := brokerauth.Load(s.Auth, s.Broker, nil)
 	if err != nil {
 		return err
 	}
-	log := systemd.NewLogger(stderr, s.LogLevel)
 	for _, w := range auth.Warnings() {
 		log.Warn(w)
 	}
@@ -126,14 +215,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Threshold:  s.Threshold,
 		MaxAge:     s.MaxAge,
 		Logger:     log,
-		Supervisor: systemd.NewNotifier(),
+		Supervisor: sup,
 	}, conn)
 	if err != nil {
 		return config.Errorf("%v", err)
 	}
-	cli.OneProc()
-	ctx, stop := cli.SignalContext()
-	defer stop()
 	conn.Start()
 	defer conn.Close()
 	return srv.Run(ctx)

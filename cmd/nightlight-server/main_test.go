@@ -145,3 +145,75 @@ wait:
 		t.Errorf("warnings for a TLS connection with a client certificate and a password:\n%s", out.String())
 	}
 }
+
+// TestReload: SIGHUP (systemctl reload) reads the configuration again; a
+// valid one is applied in-process (here: a new threshold decides the next
+// reading), a bad one is refused with its reason and the server goes on.
+func TestReload(t *testing.T) {
+	b := mqtttest.Embedded(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nightlight-server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	conf := filepath.Join(dir, "server.yaml")
+	write := func(text string) {
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("threshold: 300\n")
+	const id = "reloaded"
+	c := mqtttest.Client(t, b.URL(), "device-stand-in")
+	commands := mqtttest.Messages(t, c, wire.Topic(id, wire.KindCommands))
+	cmd := exec.Command(bin, "--config", conf, "--broker", b.URL(), "--id", id)
+	cmd.Env = append(os.Environ(), "JOURNAL_STREAM=", "NOTIFY_SOCKET=")
+	out := new(mqtttest.Log)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	out.WaitFor(t, 10*time.Second, "msg=connected")
+	seq := uint64(0)
+	decide := func(light int) bool {
+		t.Helper()
+		seq++
+		r := wire.Telemetry{Light: light, Seq: seq, TS: time.Now()}
+		mqtttest.Publish(t, c, wire.Topic(id, wire.KindTelemetry), r.AppendJSON(nil), false)
+		select {
+		case m := <-commands:
+			got, err := wire.ParseCommand(m.Payload())
+			if err != nil {
+				t.Fatalf("command %q: %v", m.Payload(), err)
+			}
+			return got.LEDOn
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no command for light %d; log:\n%s", light, out.String())
+			return false
+		}
+	}
+	if decide(400) {
+		t.Fatal("light 400 with threshold 300: led_on true")
+	}
+
+	write("threshold: 500\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	out.WaitFor(t, 10*time.Second, "msg=reloading")
+	out.WaitFor(t, 10*time.Second, "threshold=500")
+	time.Sleep(300 * time.Millisecond) // subscribed again
+	if !decide(400) {
+		t.Fatal("light 400 after reloading threshold 500: led_on false")
+	}
+
+	write("threshold: lots\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	out.WaitFor(t, 10*time.Second, "reload refused, the running configuration stays", "threshold")
+	if !decide(450) {
+		t.Fatal("after a refused reload the server no longer decides by threshold 500")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, out.String())
+	}
+}

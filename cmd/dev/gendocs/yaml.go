@@ -26,7 +26,7 @@ const (
 # Every key is shown at its default, commented out: uncomment a line to change
 # it. Each key is also a flag (max_age -> --max-age) and an environment
 # variable (NIGHTLIGHT_SERVER_MAX_AGE); flag > environment > this file > default.
-# Apply a change with "sudo systemctl restart nightlight-server".
+# Apply a change with "sudo systemctl reload nightlight-server".
 # "man nightlight-server" explains the keys.
 #
 # The MQTT password does not belong here: put it in

@@ -31,10 +31,11 @@ type Conn interface {
 }
 
 // Supervisor is told how the server is doing (systemd's notify protocol).
+// STOPPING is the process's to send, not Run's: Run also ends for a
+// reload.
 type Supervisor interface {
 	Ready() error
 	Status(line string) error
-	Stopping() error
 	Watchdog() error
 	WatchdogInterval() time.Duration // 0: no watchdog
 }
@@ -46,7 +47,7 @@ type Config struct {
 	MaxAge    time.Duration // readings older than this are history
 	Logger    *slog.Logger
 	// Supervisor, when set, gets READY at start, a status line and
-	// watchdog pings from the main loop, and STOPPING.
+	// watchdog pings from the main loop.
 	Supervisor Supervisor
 }
 
@@ -117,7 +118,6 @@ func (s *Server) Run(ctx context.Context) error {
 		heartbeat = hb.C
 	}
 	sup.Ready()
-	defer sup.Stopping()
 	for {
 		sup.Watchdog()
 		sup.Status(s.statusLine())
@@ -146,7 +146,6 @@ type unsupervised struct{}
 
 func (unsupervised) Ready() error                    { return nil }
 func (unsupervised) Status(string) error             { return nil }
-func (unsupervised) Stopping() error                 { return nil }
 func (unsupervised) Watchdog() error                 { return nil }
 func (unsupervised) WatchdogInterval() time.Duration { return 0 }
 

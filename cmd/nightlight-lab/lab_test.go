@@ -142,11 +142,11 @@ func mustFail(t *testing.T, re string, args ...string) {
 type daemon struct {
 	t     *testing.T
 	state string // its state_dir
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-	err  error
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	log   bytes.Buffer
+	done  chan struct{}
+	err   error
 }
 
 func (d *daemon) Write(p []byte) (int, error) {
@@ -522,6 +522,9 @@ func TestBesideDaemon(t *testing.T) {
 			ctlT(t, "light 100")
 			d := startDaemon(t, kinds[0].run...)
 			waitLED(t, 1, 20*time.Second, "light 100, offline fallback")
+			if in := d.stdin(); in != os.DevNull {
+				t.Fatalf("the daemon's fd 0 points at %s, not %s: host initialisation closed or reused it", in, os.DevNull)
+			}
 			mustRun(t, "light: 100\n", args("read", kinds[0].read)...)
 			mustRun(t, "light:      100", args("read", kinds[0].read, "--verbose")...)
 			time.Sleep(300 * time.Millisecond) // a few of the daemon's samples

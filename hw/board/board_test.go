@@ -99,7 +99,7 @@ func TestOpenGroveHat(t *testing.T) {
 		i2ctest.IO{Addr: 0x04, W: []byte{0x20}, R: []byte{0, 0}},       // millivolts
 		i2ctest.IO{Addr: 0x04, W: []byte{0x10}, R: []byte{0x01, 0x00}}, // raw
 	)
-	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: ops, DontPanic: true}}
+	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: grovehatsim.ReadScript(ops...), DontPanic: true}}
 	pin := &gpiotest.Pin{N: "GPIO5"}
 	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": pin}}
 	b, err := open(Config{}, sys.system(), time.Now)

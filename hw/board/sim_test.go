@@ -46,13 +46,14 @@ func TestSimLightFile(t *testing.T) {
 		}
 	}
 	// The level went through the emulated hat's ratio register and the
-	// grovehat driver: three reads per sample by default.
+	// grovehat driver: three reads per sample by default, each a register
+	// select and a read.
 	before := b.simHat.Transactions()
 	if _, err := b.Light(); err != nil {
 		t.Fatal(err)
 	}
-	if n := b.simHat.Transactions() - before; n != 3 {
-		t.Fatalf("%d bus transactions per sample, want 3", n)
+	if n := b.simHat.Transactions() - before; n != 6 {
+		t.Fatalf("%d bus transactions per sample, want 6", n)
 	}
 	if !strings.HasSuffix(b.String(), "light from file "+path) {
 		t.Fatalf("String() = %q", b.String())

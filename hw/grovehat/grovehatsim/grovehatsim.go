@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 )
 
@@ -262,3 +263,19 @@ func checkChannel(ch int) {
 }
 
 var _ i2c.BusCloser = (*Hat)(nil)
+
+// ReadScript turns a script of register reads, one i2ctest.IO per read (the
+// register byte written, the two bytes read), into the transfers the
+// grovehat driver makes for them: the register byte alone, then the
+// register byte and the read. Other ops (no read, or more than one byte
+// written) are kept as they are.
+func ReadScript(reads ...i2ctest.IO) []i2ctest.IO {
+	ops := make([]i2ctest.IO, 0, 2*len(reads))
+	for _, op := range reads {
+		if len(op.W) == 1 && len(op.R) > 0 {
+			ops = append(ops, i2ctest.IO{Addr: op.Addr, W: []byte{op.W[0]}})
+		}
+		ops = append(ops, op)
+	}
+	return ops
+}

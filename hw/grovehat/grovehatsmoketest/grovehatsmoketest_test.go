@@ -60,8 +60,10 @@ func TestRecordPlayback(t *testing.T) {
 	if len(readings) != 2 || readings[0] != want || readings[1] != want {
 		t.Fatalf("readings %+v, want 2 x %+v", readings, want)
 	}
-	// Only what reached the bus successfully is recorded: the NACK at 0x04 is not.
-	if len(ops) != 2+2*3 || ops[0].Addr != 0x08 {
+	// Only what reached the bus successfully is recorded: the NACK at 0x04
+	// is not. Each read is two transfers: the register alone, then the
+	// register and the read.
+	if len(ops) != 2*(2+2*3) || ops[0].Addr != 0x08 {
 		t.Fatalf("recorded %d ops starting at %#x", len(ops), ops[0].Addr)
 	}
 
@@ -83,11 +85,13 @@ func TestRecordPlayback(t *testing.T) {
 	}
 
 	var b strings.Builder
-	if err := WriteGo(&b, ops[:2]); err != nil {
+	if err := WriteGo(&b, ops[:4]); err != nil {
 		t.Fatal(err)
 	}
 	wantGo := "[]i2ctest.IO{\n" +
+		"\t{Addr: 0x08, W: []byte{0x00}, R: nil},\n" +
 		"\t{Addr: 0x08, W: []byte{0x00}, R: []byte{0x04, 0x00}},\n" +
+		"\t{Addr: 0x08, W: []byte{0x02}, R: nil},\n" +
 		"\t{Addr: 0x08, W: []byte{0x02}, R: []byte{0x02, 0x00}},\n" +
 		"}\n"
 	if b.String() != wantGo {
@@ -102,7 +106,7 @@ func TestRecordError(t *testing.T) {
 	hat := grovehatsim.New()
 	hat.SetFirmware(1)
 	ops, _, err := Record(hat, nil, 0, 1)
-	if err == nil || len(ops) != 2 {
+	if err == nil || len(ops) != 4 {
 		t.Fatalf("v0.1: %v after %d ops", err, len(ops))
 	}
 }

@@ -138,7 +138,8 @@ func TestOpenGroveHat(t *testing.T) {
 func TestOpenADS1115(t *testing.T) {
 	conv := func(hi, lo byte) []i2ctest.IO {
 		return []i2ctest.IO{
-			{Addr: 0x49, W: []byte{0x01, 0xD3, 0x83}}, // AIN1, ±4.096 V, single shot, 128 SPS
+			{Addr: 0x49, W: []byte{0x01, 0xD3, 0x83}},            // AIN1, ±4.096 V, single shot, 128 SPS
+			{Addr: 0x49, W: []byte{0x01}, R: []byte{0xD3, 0x83}}, // OS 1: done
 			{Addr: 0x49, W: []byte{0x00}, R: []byte{hi, lo}},
 		}
 	}

@@ -26,8 +26,9 @@ import (
 // Its methods are safe for concurrent use: the daemon may sample from one
 // goroutine and drive the LED from another.
 type Board struct {
-	cfg  Config
-	desc string
+	cfg        Config
+	desc       string
+	sensorOnly bool // OpenSensor: no LED, no alert pin
 
 	mu     sync.Mutex
 	closed bool
@@ -91,15 +92,27 @@ func (d Details) String() string {
 //
 // The LED starts off. Close releases what Open opened.
 func Open(cfg Config) (*Board, error) {
-	return open(cfg, hostSystem(), time.Now)
+	return open(cfg, hostSystem(), time.Now, false)
 }
 
-func open(cfg Config, sys system, now func() time.Time) (*Board, error) {
+// OpenSensor opens the sensor as Open does, but neither the LED pin nor, on
+// real hardware, the alert pin: for a one-shot read beside the running
+// daemon, which holds them. Opening the LED would drive it low, and on a
+// GPIO character device (a Pi 5) be refused as busy. SetLED on such a
+// board fails; Close and Release leave the pins alone.
+func OpenSensor(cfg Config) (*Board, error) {
+	if cfg.Hardware != Sim {
+		cfg.AlertPin = ""
+	}
+	return open(cfg, hostSystem(), time.Now, true)
+}
+
+func open(cfg Config, sys system, now func() time.Time, sensorOnly bool) (*Board, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	b := &Board{cfg: cfg, now: now}
+	b := &Board{cfg: cfg, now: now, sensorOnly: sensorOnly}
 	var err error
 	if cfg.Hardware == Sim {
 		err = b.openSim()
@@ -129,7 +142,10 @@ func (b *Board) openSim() error {
 	if err != nil {
 		return err
 	}
-	b.hat, b.led, b.bus, b.pin = hat, l, b.simHat, b.simPin
+	b.hat, b.led, b.bus = hat, l, b.simHat
+	if l != nil {
+		b.pin = b.simPin
+	}
 	src := "a " + cfg.SimPeriod.String() + " day/night curve"
 	if cfg.SimLight != "" {
 		src = "file " + cfg.SimLight
@@ -139,8 +155,11 @@ func (b *Board) openSim() error {
 	return nil
 }
 
-// openSimLED drives a fake LED pin.
+// openSimLED drives a fake LED pin; a sensor-only board has none.
 func (b *Board) openSimLED() (*led.Dev, error) {
+	if b.sensorOnly {
+		return nil, nil
+	}
 	// Num -1: no real pin number, as periph's pin.INVALID.
 	b.simPin = &gpiotest.Pin{N: b.cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
 	l, err := led.New(b.simPin)
@@ -204,7 +223,10 @@ func (b *Board) openSimADS() (err error) {
 	} else {
 		b.simInput = startTicking(chip.Convert)
 	}
-	b.simADS, b.ads, b.led, b.bus, b.pin = chip, ads, l, chip, b.simPin
+	b.simADS, b.ads, b.led, b.bus = chip, ads, l, chip
+	if l != nil {
+		b.pin = b.simPin
+	}
 	b.desc = fmt.Sprintf("simulated ADS1115 channel A%d at addr 0x%02x, ALERT/RDY on %s, LED on %s (simulated), light from %s",
 		cfg.Channel, ads.Addr(), cfg.AlertPin, cfg.LEDPin, src)
 	return nil
@@ -252,6 +274,10 @@ func (b *Board) openReal(sys system) (err error) {
 		what = fmt.Sprintf("ADS1115 channel A%d at I2C %s addr 0x%02x", cfg.Channel, cfg.Bus, ads.Addr())
 	}
 
+	if b.sensorOnly {
+		b.bus, b.desc = bus, what
+		return nil
+	}
 	pin := sys.pinByName(cfg.LEDPin)
 	if pin == nil {
 		f := failure{part: partPin, name: cfg.LEDPin}
@@ -363,6 +389,9 @@ func (b *Board) SetLED(on bool) error {
 	if b.closed {
 		return errors.New("board: led: board closed")
 	}
+	if b.led == nil {
+		return errors.New("board: led: the board was opened for the sensor alone (OpenSensor)")
+	}
 	if err := b.led.Set(on); err != nil {
 		return fmt.Errorf("board: %w", err)
 	}
@@ -371,7 +400,7 @@ func (b *Board) SetLED(on bool) error {
 
 // LED reports whether the LED was last set on.
 func (b *Board) LED() bool {
-	return b.led.On()
+	return b.led != nil && b.led.On()
 }
 
 // Inspect takes one sample and reads everything else there is to show about
@@ -446,7 +475,7 @@ func (b *Board) close(ledOff bool) error {
 			errs = append(errs, fmt.Errorf("board: %w", err))
 		}
 	}
-	if ledOff {
+	if ledOff && b.led != nil {
 		if err := b.led.Set(false); err != nil {
 			errs = append(errs, fmt.Errorf("board: leave the LED off: %w", err))
 		}

@@ -447,12 +447,16 @@ func (b *Board) String() string { return b.desc }
 // opened. Calling it again, or after Release, does nothing.
 func (b *Board) Close() error { return b.close(true) }
 
-// Release closes the I2C bus like Close but leaves the LED as it was set, for
-// a one-shot command such as `nightlight led on` whose effect should outlast
-// the process. Whether it does depends on the pin's driver: a memory-mapped
-// bcm283x pin keeps its level after exit; a GPIO character-device line (the
-// Pi 5's) is given back to the kernel at exit, and the kernel does not
-// promise to keep its level.
+// Release closes the I2C bus and stops the alert watcher like Close, but
+// leaves the LED as it was set and its line requested until the process
+// ends: for a reload, whose next run takes the LED over, and for a one-shot
+// command such as `nightlight led on`, whose effect should outlast the
+// process. On a Raspberry Pi the level stays after exit with either of
+// periph's pin drivers: a bcm283x pin driven through /dev/gpiomem is a
+// register the process wrote, and a GPIO character-device line (the Pi 5's,
+// or a bcm283x pin without /dev/gpiomem) given back to the kernel keeps the
+// value last driven, as the Pi's pin controllers do. (Stock gpio-sim drops
+// it to the line's pull instead; the lab patches that.)
 func (b *Board) Release() error { return b.close(false) }
 
 func (b *Board) close(ledOff bool) error {

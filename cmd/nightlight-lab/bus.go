@@ -118,6 +118,11 @@ func (b *bench) command(line string) (string, error) {
 	if len(f) == 0 {
 		return "", errors.New("empty command")
 	}
+	if f[0] == "txs" {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return strconv.Itoa(b.txs), nil
+	}
 	arg := func(i int) (int, error) {
 		if len(f) <= i {
 			return 0, fmt.Errorf("%s: missing argument", f[0])
@@ -141,36 +146,30 @@ func (b *bench) command(line string) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("light %d", v), b.setLight(v)
-	case "product":
+	case "product", "hat-addr":
 		v, err := arg(1)
 		if err != nil {
 			return "", err
 		}
-		b.hat.SetProductID(uint16(v))
-		return fmt.Sprintf("product 0x%04x", v), nil
-	case "hat-addr":
-		v, err := arg(1)
-		if err != nil {
-			return "", err
+		if f[0] == "product" {
+			b.hat.SetProductID(uint16(v))
+			return fmt.Sprintf("product 0x%04x", v), nil
 		}
 		b.hat.SetAddr(uint16(v))
 		return fmt.Sprintf("hat at 0x%02x", v), nil
-	case "mm32":
+	case "mm32", "absent":
 		v, err := on()
 		if err != nil {
 			return "", err
 		}
-		b.hat.SetLatchedSelect(v)
-		return fmt.Sprintf("mm32 %t", v), nil
-	case "absent":
-		v, err := on()
-		if err != nil {
-			return "", err
+		if f[0] == "mm32" {
+			b.hat.SetLatchedSelect(v)
+		} else {
+			b.mu.Lock()
+			b.absent = v
+			b.mu.Unlock()
 		}
-		b.mu.Lock()
-		b.absent = v
-		b.mu.Unlock()
-		return fmt.Sprintf("absent %t", v), nil
+		return fmt.Sprintf("%s %t", f[0], v), nil
 	case "fail":
 		skip, err := arg(1)
 		if err != nil {
@@ -191,10 +190,6 @@ func (b *bench) command(line string) (string, error) {
 		}
 		b.ads.SetSlowness(v)
 		return fmt.Sprintf("ads1115 conversions %d%% slow", v), nil
-	case "txs":
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return strconv.Itoa(b.txs), nil
 	}
 	return "", fmt.Errorf("unknown command %q: use light, product, hat-addr, mm32, absent, fail, ads-slow or txs", f[0])
 }

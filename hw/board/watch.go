@@ -122,10 +122,10 @@ func (b *Board) Watch(lo, hi int) error {
 	if b.closed {
 		return errors.New("board: watch: board closed")
 	}
-	if b.watch == nil {
-		return errors.New("board: watch: no alert pin is set, so the sensor can only be read")
-	}
-	if err := b.ads.Watch(lo, hi); err != nil {
+	if err := b.sensor.watch(lo, hi); err != nil {
+		if errors.Is(err, errNoWatch) {
+			return fmt.Errorf("board: watch: %w", err)
+		}
 		return fmt.Errorf("board: %w", err)
 	}
 	return nil
@@ -134,8 +134,5 @@ func (b *Board) Watch(lo, hi int) error {
 // Alerts receives after Watch when the light has left the window. It is nil
 // when the board has no alert pin: the sensor must then be read to be seen.
 func (b *Board) Alerts() <-chan struct{} {
-	if b.watch == nil {
-		return nil
-	}
-	return b.watch.alerts
+	return b.sensor.alerts()
 }

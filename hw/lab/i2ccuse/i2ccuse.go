@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,6 +68,7 @@ type Server struct {
 	name string
 	bus  i2c.Bus
 	f    *os.File
+	out  io.Writer // where replies go: f
 
 	done chan struct{}
 	mu   sync.Mutex
@@ -93,6 +95,7 @@ func Start(n int, bus i2c.Bus) (*Server, error) {
 		f:    os.NewFile(uintptr(fd), "/dev/cuse"),
 		done: make(chan struct{}),
 	}
+	s.out = s.f
 	go s.serve()
 	return s, nil
 }
@@ -211,7 +214,7 @@ func (s *Server) reply(unique uint64, r reply) {
 	ne.PutUint32(out[4:], uint32(-int32(r.errno)))
 	ne.PutUint64(out[8:], unique)
 	// ENOENT: the kernel gave up on the request meanwhile; nothing to do.
-	s.f.Write(out)
+	s.out.Write(out)
 }
 
 // init answers CUSE_INIT: the protocol version, unrestricted ioctls, and the

@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -546,4 +547,105 @@ func TestBesideDaemon(t *testing.T) {
 			d.stop()
 		})
 	}
+}
+
+// TestUdevRule: the package's udev rule (lib/udev/rules.d of the .deb),
+// applied by udevadm to the guest's real devices (the gpio-sim chip and an
+// i2c-stub adapter through i2c-dev), lets the service's user, in the groups
+// the package's sysusers.d file names, open /dev/gpiochip0 and /dev/i2c-0;
+// as devtmpfs made them (root only), it cannot.
+func TestUdevRule(t *testing.T) {
+	lab(t)
+	uid, groups := sysusers(t, "/etc/nightlight.sysusers")
+	for _, dev := range []struct{ node, sys, group string }{
+		{"/dev/gpiochip0", "/sys/bus/gpio/devices/gpiochip0", "gpio"},
+		{"/dev/i2c-0", "/sys/class/i2c-dev/i2c-0", "i2c"},
+	} {
+		t.Run(filepath.Base(dev.node), func(t *testing.T) {
+			var st syscall.Stat_t
+			if err := syscall.Stat(dev.node, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode&0o077 != 0 || st.Gid != 0 {
+				t.Fatalf("%s before the rule: mode %o gid %d, want root's alone as devtmpfs makes it", dev.node, st.Mode&0o777, st.Gid)
+			}
+			if err := openAs(dev.node, uid, groups); !errors.Is(err, syscall.EACCES) {
+				t.Fatalf("the service's user opening %s before the rule: %v, want permission denied", dev.node, err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "/bin/udevadm", "test", "--action=add", dev.sys).CombinedOutput()
+			if err != nil {
+				t.Fatalf("udevadm test %s: %v\n%s", dev.sys, err, out)
+			}
+			if err := syscall.Stat(dev.node, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode&0o777 != 0o660 || st.Gid != groups[dev.group] {
+				t.Fatalf("%s after the rule: mode %o gid %d, want 660 and group %s (%d)\n%s", dev.node, st.Mode&0o777, st.Gid, dev.group, groups[dev.group], out)
+			}
+			if err := openAs(dev.node, uid, groups); err != nil {
+				t.Fatalf("the service's user opening %s after the rule: %v", dev.node, err)
+			}
+		})
+	}
+}
+
+// sysusers makes the user and groups a sysusers.d file names ("u NAME" and
+// "m NAME GROUP" lines) in /etc/passwd and /etc/group, as systemd-sysusers
+// would, and returns the user's uid and the groups' ids.
+func sysusers(t *testing.T, path string) (uint32, map[string]uint32) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user string
+	groups := map[string]uint32{}
+	next := uint32(990)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "u":
+			user = f[1]
+		case len(f) >= 3 && f[0] == "m":
+			groups[f[2]] = next
+			next++
+		}
+	}
+	if user == "" || len(groups) == 0 {
+		t.Fatalf("%s names no user or no groups:\n%s", path, b)
+	}
+	const uid = 999
+	passwd := fmt.Sprintf("root:x:0:0:root:/:/bin/sh\n%s:x:%d:%d::/nonexistent:/bin/false\n", user, uid, uid)
+	group := fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, uid)
+	for g, id := range groups {
+		group += fmt.Sprintf("%s:x:%d:%s\n", g, id, user)
+	}
+	if err := os.WriteFile("/etc/passwd", []byte(passwd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/etc/group", []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return uid, groups
+}
+
+// openAs opens path read-write in a child process running as uid with the
+// given groups, and returns the child's error.
+func openAs(path string, uid uint32, groups map[string]uint32) error {
+	var gids []uint32
+	for _, g := range groups {
+		gids = append(gids, g)
+	}
+	cmd := exec.Command("/bin/sh", "-c", `exec 3<>"$1" || exit 13`, "sh", path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: gids}}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	if strings.Contains(string(out), "Permission denied") {
+		return fmt.Errorf("%s: %w", strings.TrimSpace(string(out)), syscall.EACCES)
+	}
+	return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
 }

@@ -13,7 +13,6 @@ require (
 	golang.org/x/net v0.60.0
 	golang.org/x/sys v0.48.0
 	periph.io/x/conn/v3 v3.7.3
-	periph.io/x/devices/v3 v3.7.4
 	periph.io/x/host/v3 v3.8.5
 )
 

@@ -68,6 +68,7 @@ type Package struct {
 	Depends     []string // beyond the libc-free binary's needs
 	Suggests    []string
 	Sysusers    bool     // ships systemd/<Name>.sysusers as /usr/lib/sysusers.d/<Name>.conf
+	Udev        bool     // ships systemd/<Name>.rules as /lib/udev/rules.d/60-<Name>.rules
 	PurgePaths  []string // removed by "dpkg --purge" besides the conffiles
 }
 
@@ -88,6 +89,7 @@ system user, in the groups i2c and gpio.`,
 		Depends:  []string{"systemd", "procps"},
 		Suggests: []string{"mosquitto"},
 		Sysusers: true,
+		Udev:     true,
 		PurgePaths: []string{
 			"/var/lib/nightlight",
 			"/etc/credstore/nightlight-mqtt-password",
@@ -291,6 +293,9 @@ func (b *builder) build(ctx context.Context, a Arch, p Package) (string, error) 
 	if p.Sysusers {
 		contents = append(contents, file(mod("systemd/"+p.Name+".sysusers"), "/usr/lib/sysusers.d/"+p.Name+".conf", 0o644))
 	}
+	if p.Udev {
+		contents = append(contents, file(mod("systemd/"+p.Name+".rules"), "/lib/udev/rules.d/60-"+p.Name+".rules", 0o644))
+	}
 
 	info := &nfpm.Info{
 		Name:          p.Name,
@@ -372,6 +377,7 @@ func (b *builder) script(name string, p Package) ([]byte, error) {
 		"Package":    p.Name,
 		"Unit":       p.Name + ".service",
 		"Sysusers":   p.Sysusers,
+		"Udev":       p.Udev,
 		"PurgePaths": p.PurgePaths,
 	})
 	return buf.Bytes(), err

@@ -94,7 +94,9 @@ func TestContents(t *testing.T) {
 		pkg  string
 		want map[string]entry
 	}{
-		{"nightlight", merge(dirs(append(common, "./usr/lib/", "./usr/lib/sysusers.d/", "./usr/share/doc/nightlight/")...), map[string]entry{
+		{"nightlight", merge(dirs(append(common, "./usr/lib/", "./usr/lib/sysusers.d/", "./usr/share/doc/nightlight/",
+			"./lib/udev/", "./lib/udev/rules.d/")...), map[string]entry{
+			"./lib/udev/rules.d/60-nightlight.rules":         file,
 			"./usr/bin/nightlight":                           exe,
 			"./lib/systemd/system/nightlight.service":        file,
 			"./etc/nightlight/nightlight.yaml":               file,
@@ -249,6 +251,7 @@ func TestFilesFromTree(t *testing.T) {
 		"../systemd/nightlight.service":        "lib/systemd/system/nightlight.service",
 		"../systemd/nightlight-server.service": "lib/systemd/system/nightlight-server.service",
 		"../systemd/nightlight.sysusers":       "usr/lib/sysusers.d/nightlight.conf",
+		"../systemd/nightlight.rules":          "lib/udev/rules.d/60-nightlight.rules",
 		"nightlight.yaml":                      "etc/nightlight/nightlight.yaml",
 		"nightlight-server.yaml":               "etc/nightlight/nightlight-server.yaml",
 	} {

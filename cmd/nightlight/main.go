@@ -222,7 +222,8 @@ func runRead(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(l); err != nil {
 		return err
 	}
-	b, err := board.Open(s.oneShotBoard())
+	// The sensor alone: the daemon may be running and holding the LED.
+	b, err := board.OpenSensor(s.oneShotBoard())
 	if err != nil {
 		return err
 	}
@@ -252,6 +253,11 @@ func runLED(args []string, stdout, stderr io.Writer) error {
 		return &config.UsageError{Err: errors.New("say which: nightlight led on, or nightlight led off")}
 	}
 	on := l.Args[0] == "on"
+	// The daemon decides the LED while it runs; a second driver would be
+	// undone at its next decision, or go unnoticed by it.
+	if err := checkDaemon(s.StateDir); err != nil {
+		return err
+	}
 	b, err := board.Open(s.oneShotBoard())
 	if err != nil {
 		return err

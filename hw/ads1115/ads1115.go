@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
-	"periph.io/x/devices/v3/ads1x15"
 )
 
 // DefaultAddr is the ADS1115's address with ADDR tied to GND.
@@ -19,8 +19,18 @@ const DefaultSupplyMillivolts = 3300
 // Channels is the number of single-ended inputs, AIN0..AIN3.
 const Channels = 4
 
-// rate is the conversion rate asked of ads1x15, in samples per second.
+// rate is the conversion rate, in samples per second.
 const rate = 128
+
+// A single-shot conversion takes about one period of the rate; the
+// datasheet allows the oscillator 10 % either way. Read waits a period,
+// then polls the OS bit every pollEvery until the chip says it is done, for
+// at most convBound in all.
+const (
+	convPeriod = time.Second / rate
+	pollEvery  = convPeriod / 8
+	convBound  = 10 * convPeriod
+)
 
 const regConfig = 0x01
 
@@ -58,10 +68,8 @@ type Dev struct {
 	addr    uint16
 	channel int
 	supply  physic.ElectricPotential
-	pga     uint16                   // PGA field of the config register, as ads1x15 chose it
+	pga     uint16                   // PGA field of the config register
 	fsr     physic.ElectricPotential // the full-scale range it selects
-	adc     *ads1x15.Dev
-	pin     ads1x15.PinADC
 
 	mu       sync.Mutex // held across each Read, Watch and Halt: they take several transactions
 	watching bool       // Watch left the chip converting continuously
@@ -92,43 +100,72 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if o.SupplyMillivolts < 0 || o.SupplyMillivolts > 5500 {
 		return nil, fmt.Errorf("ads1115: supply %d mV: must be 1..5500", o.SupplyMillivolts)
 	}
-	// ads1x15 does no I/O until the first read: read the config register so
-	// that a missing chip is reported now, not at the first sample.
+	// Read the config register so that a missing chip is reported now, not
+	// at the first sample.
 	var r [2]byte
 	if err := bus.Tx(o.Addr, []byte{regConfig}, r[:]); err != nil {
 		return nil, fmt.Errorf("%w at 0x%02x: %w", ErrNotFound, o.Addr, err)
 	}
-	adc, err := ads1x15.NewADS1115(bus, &ads1x15.Opts{I2cAddress: o.Addr})
-	if err != nil {
-		return nil, fmt.Errorf("ads1115: %w", err)
-	}
 	supply := physic.ElectricPotential(o.SupplyMillivolts) * physic.MilliVolt
-	pin, err := adc.PinForChannel(ads1x15.Channel0+ads1x15.Channel(o.Channel), supply, rate*physic.Hertz, ads1x15.BestQuality)
-	if err != nil {
-		return nil, fmt.Errorf("ads1115: channel A%d: %w", o.Channel, err)
-	}
 	pga, fsr := gainFor(supply)
-	return &Dev{
-		bus: bus, addr: o.Addr, channel: o.Channel, supply: supply,
-		pga: pga, fsr: fsr, adc: adc, pin: pin,
-	}, nil
+	return &Dev{bus: bus, addr: o.Addr, channel: o.Channel, supply: supply, pga: pga, fsr: fsr}, nil
 }
 
-// Read converts the channel once. After Watch, it also stops the continuous
+// Read converts the channel once: a single-shot conversion, whose end it
+// learns from the chip's OS bit. After Watch, it also stops the continuous
 // conversions and releases ALERT/RDY (see Watch).
 func (d *Dev) Read() (Reading, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, err := d.pin.Read()
+	code, err := d.convert()
 	if err != nil {
 		return Reading{}, fmt.Errorf("ads1115: read A%d: %w", d.channel, err)
 	}
 	d.watching = false
+	return d.reading(code), nil
+}
+
+// convert starts a single-shot conversion (OS 1, the channel against GND,
+// the PGA for the supply, 128 samples/s, comparator off), waits one
+// conversion period, then reads Config until OS reads 1 (no conversion under
+// way) and returns the Conversion register. periph's ads1x15 (devices v3.7.4,
+// ads1x15.go, executePreparedQuery) sleeps one period and reads without
+// looking at OS: a chip whose oscillator runs slow, as the datasheet
+// allows, then hands back the previous conversion (0 after power-up, which
+// reads as darkness).
+func (d *Dev) convert() (int, error) {
+	if err := d.writeReg(regConfig, cfgOS|d.config(cfgModeSingle|cfgDR128|cfgCompOff)); err != nil {
+		return 0, fmt.Errorf("start a conversion: %w", err)
+	}
+	start := time.Now()
+	time.Sleep(convPeriod)
+	var r [2]byte
+	for {
+		if err := d.bus.Tx(d.addr, []byte{regConfig}, r[:]); err != nil {
+			return 0, fmt.Errorf("read Config: %w", err)
+		}
+		if r[0]&(cfgOS>>8) != 0 {
+			break
+		}
+		if time.Since(start) > convBound {
+			return 0, fmt.Errorf("the conversion did not end within %s (Config %#02x%02x): check the chip's supply and wiring", convBound, r[0], r[1])
+		}
+		time.Sleep(pollEvery)
+	}
+	if err := d.bus.Tx(d.addr, []byte{regConversion}, r[:]); err != nil {
+		return 0, fmt.Errorf("read Conversion: %w", err)
+	}
+	return int(int16(uint16(r[0])<<8 | uint16(r[1]))), nil
+}
+
+// reading is a conversion result in levels, millivolts and code.
+func (d *Dev) reading(code int) Reading {
+	v := physic.ElectricPotential(code) * d.fsr / (1 << 15)
 	return Reading{
-		Level:      d.level(s.V),
-		Millivolts: int(roundDiv(int64(s.V), int64(physic.MilliVolt))),
-		Raw:        int(s.Raw),
-	}, nil
+		Level:      d.codeLevel(code),
+		Millivolts: int(roundDiv(int64(v), int64(physic.MilliVolt))),
+		Raw:        code,
+	}
 }
 
 // level scales an input voltage to 0..1000 of the supply, rounding half up.

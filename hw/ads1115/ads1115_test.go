@@ -4,8 +4,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
+
+	"nightlight/hw/ads1115/ads1115sim"
 )
 
 var errNACK = errors.New("sysfs-i2c: remote I/O error")
@@ -40,11 +43,12 @@ func (f *faultBus) Tx(addr uint16, w, r []byte) error {
 var probe = i2ctest.IO{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}}
 
 // conversion is one single-shot read: write the config register (OS=1
-// start, MUX, PGA, MODE=single, DR=128 SPS, comparator off), then read the
-// conversion register, big-endian.
+// start, MUX, PGA, MODE=single, DR=128 SPS, comparator off), read it back
+// with OS 1 (done), then read the conversion register, big-endian.
 func conversion(addr uint16, config uint16, hi, lo byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: addr, W: []byte{0x01, byte(config >> 8), byte(config)}},
+		{Addr: addr, W: []byte{0x01}, R: []byte{byte(config >> 8), byte(config)}},
 		{Addr: addr, W: []byte{0x00}, R: []byte{hi, lo}},
 	}
 }
@@ -151,7 +155,7 @@ func TestErrors(t *testing.T) {
 
 	// A bus error at the conversion read.
 	ops := append([]i2ctest.IO{probe}, conversion(0x48, 0xC383, 0, 0)...)
-	b := &faultBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, failAt: 2}
+	b := &faultBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, failAt: 3}
 	d, err := New(b, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -161,4 +165,35 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("bus error mid-read: %v", err)
 	}
 	closeBus(t, &b.Playback)
+}
+
+// TestSlowConversion: a chip whose single-shot conversion outlasts its
+// nominal period still reads the conversion just started, not the previous
+// one, because Read waits for the OS bit. A conversion that never ends is
+// an error within a bound.
+func TestSlowConversion(t *testing.T) {
+	mv := 0
+	chip := ads1115sim.New(0x48, func(int) (int, error) { return mv, nil })
+	d, err := New(chip, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slow := range []int{10, 300} {
+		chip.SetSlowness(slow)
+		for _, c := range []struct{ mv, level int }{{1650, 500}, {3300, 1000}, {330, 100}} {
+			mv = c.mv
+			if v, err := d.Level(); err != nil || v != c.level {
+				t.Fatalf("%d %% slow, input %d mV: Level() = %d, %v; want %d", slow, c.mv, v, err, c.level)
+			}
+		}
+	}
+	chip.SetSlowness(100000) // a conversion of 7.8 s: the chip is stuck
+	start := time.Now()
+	_, err = d.Read()
+	if err == nil || !strings.Contains(err.Error(), "the conversion did not end within") {
+		t.Fatalf("stuck conversion: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("stuck conversion: Read took %s", took)
+	}
 }

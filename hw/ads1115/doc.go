@@ -1,6 +1,6 @@
 // Package ads1115 reads a light sensor (such as the Grove light sensor) on one
-// single-ended channel of a TI ADS1115 ADC, through periph's ads1x15 driver,
-// and scales it to the same 0..1000 level as the Grove Base Hat's ratio.
+// single-ended channel of a TI ADS1115 ADC and scales it to the same 0..1000
+// level as the Grove Base Hat's ratio.
 //
 // # Scaling
 //
@@ -16,11 +16,14 @@
 // slightly negative reading near 0 V gives level 0.
 //
 // Each read is a single-shot conversion at 128 samples/s (the chip's default
-// rate, good noise rejection): ads1x15 writes the config register, waits one
-// conversion period (about 7.8 ms) and reads the conversion register. It does
-// not poll the ready bit, so a chip whose oscillator runs slow may hand back
-// the previous conversion; for a light level read a few times per second that
-// is harmless.
+// rate, good noise rejection): the driver writes the config register, waits
+// one conversion period (about 7.8 ms), then reads the config register until
+// its OS bit says the conversion is done (at most ten periods) and reads the
+// conversion register. periph's ads1x15 sleeps one period and reads without
+// looking at OS, so a chip whose oscillator runs slow (the datasheet allows
+// 10 %) hands it the previous conversion; this driver does its own
+// single-shot reads for that reason, with the register layout and the gain
+// choice of ads1x15.
 //
 // # Sleeping at steady light: Watch
 //

@@ -40,9 +40,9 @@ var fullScales = [...]physic.ElectricPotential{
 }
 
 // gainFor returns the PGA field (shifted into place) and the full-scale
-// range of the smallest range that covers supply: the choice ads1x15's
-// PinForChannel makes for the same maximum voltage, so that single-shot
-// reads and Watch's thresholds speak the same codes.
+// range of the smallest range that covers supply (the choice periph's
+// ads1x15 PinForChannel makes for the same maximum voltage), for
+// single-shot reads and Watch's thresholds alike.
 func gainFor(supply physic.ElectricPotential) (uint16, physic.ElectricPotential) {
 	for i := len(fullScales) - 1; i > 0; i-- {
 		if fullScales[i] >= supply {
@@ -120,8 +120,7 @@ func (d *Dev) window(lo, hi int) (loCode, hiCode int) {
 	return min(loCode, maxCode), hiCode
 }
 
-// codeLevel is the level Read reports for a conversion result, with the
-// voltage computed as ads1x15 computes it.
+// codeLevel is the level Read reports for a conversion result.
 func (d *Dev) codeLevel(code int) int {
 	return d.level(physic.ElectricPotential(code) * d.fsr / (1 << 15))
 }
@@ -170,11 +169,5 @@ func (d *Dev) Latest() (Reading, error) {
 	if err := d.bus.Tx(d.addr, []byte{regConversion}, r[:]); err != nil {
 		return Reading{}, fmt.Errorf("ads1115: latest A%d: read Conversion: %w", d.channel, err)
 	}
-	code := int(int16(uint16(r[0])<<8 | uint16(r[1])))
-	v := physic.ElectricPotential(code) * d.fsr / (1 << 15)
-	return Reading{
-		Level:      d.codeLevel(code),
-		Millivolts: int(roundDiv(int64(v), int64(physic.MilliVolt))),
-		Raw:        code,
-	}, nil
+	return d.reading(int(int16(uint16(r[0])<<8 | uint16(r[1])))), nil
 }

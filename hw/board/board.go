@@ -4,47 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
 
 	"nightlight/hw/ads1115"
-	"nightlight/hw/ads1115/ads1115sim"
 	"nightlight/hw/grovehat"
-	"nightlight/hw/grovehat/grovehatsim"
 	"nightlight/hw/led"
 )
 
 // Board is the light sensor and the LED, opened together.
 //
+// The sensor is one of five adapters (see sensor): the Grove Base Hat, the
+// ADS1115 read on demand or watching with its alert pin, and the
+// simulations of the hat and of the ADS1115.
+//
 // Its methods are safe for concurrent use: the daemon may sample from one
 // goroutine and drive the LED from another.
 type Board struct {
-	cfg  Config
-	desc string
+	cfg        Config
+	desc       string
+	sensorOnly bool // OpenSensor: no LED, no alert pin
+	now        func() time.Time
 
 	mu     sync.Mutex
 	closed bool
-	hat    *grovehat.Dev // grovehat and sim
-	ads    *ads1115.Dev  // ads1115
-	led    *led.Dev
+	sensor sensor
+	led    *led.Dev      // nil when opened by OpenSensor
+	pin    gpio.PinIO    // the LED's, released by Close
 	bus    i2c.BusCloser // opened here, closed by Close
-	pin    gpio.PinIO    // looked up here, released by Close
-	watch  *watcher      // ALERT/RDY, when AlertPin is set
-
-	// Sim only.
-	simHat   *grovehatsim.Hat
-	simADS   *ads1115sim.Chip           // instead of simHat when AlertPin is set
-	simFile  atomic.Pointer[simReading] // simADS: the light file as last read
-	simInput *siminput                  // drives simADS's conversions
-	simPin   *gpiotest.Pin
-	now      func() time.Time
 }
 
 // Details is what `nightlight read --verbose` shows.
@@ -91,15 +82,27 @@ func (d Details) String() string {
 //
 // The LED starts off. Close releases what Open opened.
 func Open(cfg Config) (*Board, error) {
-	return open(cfg, hostSystem(), time.Now)
+	return open(cfg, hostSystem(), time.Now, false)
 }
 
-func open(cfg Config, sys system, now func() time.Time) (*Board, error) {
+// OpenSensor opens the sensor as Open does, but neither the LED pin nor, on
+// real hardware, the alert pin: for a one-shot read beside the running
+// daemon, which holds them. Opening the LED would drive it low, and on a
+// GPIO character device (a Pi 5) be refused as busy. SetLED on such a
+// board fails; Close and Release leave the pins alone.
+func OpenSensor(cfg Config) (*Board, error) {
+	if cfg.Hardware != Sim {
+		cfg.AlertPin = ""
+	}
+	return open(cfg, hostSystem(), time.Now, true)
+}
+
+func open(cfg Config, sys system, now func() time.Time, sensorOnly bool) (*Board, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	b := &Board{cfg: cfg, now: now}
+	b := &Board{cfg: cfg, now: now, sensorOnly: sensorOnly}
 	var err error
 	if cfg.Hardware == Sim {
 		err = b.openSim()
@@ -110,110 +113,6 @@ func open(cfg Config, sys system, now func() time.Time) (*Board, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-func (b *Board) openSim() error {
-	if b.cfg.AlertPin != "" {
-		return b.openSimADS()
-	}
-	cfg := b.cfg
-	b.simHat = grovehatsim.New()
-	if cfg.Addr != 0 {
-		b.simHat.SetAddr(cfg.Addr)
-	}
-	hat, err := grovehat.New(b.simHat, &grovehat.Opts{Addr: cfg.Addr})
-	if err != nil {
-		return fmt.Errorf("sim: %w", err)
-	}
-	l, err := b.openSimLED()
-	if err != nil {
-		return err
-	}
-	b.hat, b.led, b.bus, b.pin = hat, l, b.simHat, b.simPin
-	src := "a " + cfg.SimPeriod.String() + " day/night curve"
-	if cfg.SimLight != "" {
-		src = "file " + cfg.SimLight
-	}
-	b.desc = fmt.Sprintf("simulated Grove Base Hat (product 0x%04x, firmware %d) at addr 0x%02x, LED on %s (simulated), light from %s",
-		hat.ProductID(), hat.Firmware(), hat.Addr(), cfg.LEDPin, src)
-	return nil
-}
-
-// openSimLED drives a fake LED pin.
-func (b *Board) openSimLED() (*led.Dev, error) {
-	// Num -1: no real pin number, as periph's pin.INVALID.
-	b.simPin = &gpiotest.Pin{N: b.cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
-	l, err := led.New(b.simPin)
-	if err != nil {
-		return nil, fmt.Errorf("sim: %w", err)
-	}
-	return l, nil
-}
-
-// openSimADS emulates an ADS1115 with the light sensor on its channel and
-// ALERT/RDY wired to AlertPin, and runs the real ads1115 driver on it.
-func (b *Board) openSimADS() (err error) {
-	cfg := b.cfg
-	// The light file is read when it changes, not at every conversion: on
-	// a Pi the chip converts without costing the daemon anything, and so
-	// should the simulation.
-	refresh := func() {
-		v, err := b.simLevel()
-		b.simFile.Store(&simReading{v, err})
-	}
-	chip := ads1115sim.New(cfg.Addr, func(ch int) (int, error) {
-		if ch != cfg.Channel {
-			return 0, nil // nothing connected
-		}
-		r := simReading{}
-		if cfg.SimLight != "" {
-			if p := b.simFile.Load(); p != nil {
-				r = *p
-			}
-		} else {
-			r.level, r.err = b.simLevel() // the curve: computed, no I/O
-		}
-		return (r.level*ads1115.DefaultSupplyMillivolts + 500) / 1000, r.err
-	})
-	ads, err := ads1115.New(chip, &ads1115.Opts{Addr: cfg.Addr, Channel: cfg.Channel})
-	if err != nil {
-		return fmt.Errorf("sim: %w", err)
-	}
-	l, err := b.openSimLED()
-	if err != nil {
-		return err
-	}
-	if b.watch, err = startAlerts(chip.Alert()); err != nil {
-		return fmt.Errorf("sim: alert pin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			b.watch.close()
-		}
-	}()
-	src := "a " + cfg.SimPeriod.String() + " day/night curve"
-	if cfg.SimLight != "" {
-		src = "file " + cfg.SimLight
-		// Watch first, then read: a change in between is not missed.
-		b.simInput = startFileWatch(cfg.SimLight, func() error {
-			refresh()
-			return chip.Convert()
-		})
-		refresh()
-		chip.Convert()
-	} else {
-		b.simInput = startTicking(chip.Convert)
-	}
-	b.simADS, b.ads, b.led, b.bus, b.pin = chip, ads, l, chip, b.simPin
-	b.desc = fmt.Sprintf("simulated ADS1115 channel A%d at addr 0x%02x, ALERT/RDY on %s, LED on %s (simulated), light from %s",
-		cfg.Channel, ads.Addr(), cfg.AlertPin, cfg.LEDPin, src)
-	return nil
-}
-
-// simReading is the simulated sensor's level, or why there is none.
-type simReading struct {
-	level int
-	err   error
 }
 
 func (b *Board) openReal(sys system) (err error) {
@@ -232,54 +131,76 @@ func (b *Board) openReal(sys system) (err error) {
 			bus.Close()
 		}
 	}()
-
-	var what string
-	switch cfg.Hardware {
-	case GroveHat:
-		hat, err := grovehat.New(bus, &grovehat.Opts{Addr: cfg.Addr})
-		if err != nil {
-			return explain(failure{part: partHat, name: cfg.Bus, addr: cfg.Addr, err: err})
-		}
-		b.hat = hat
-		what = fmt.Sprintf("Grove Base Hat (product 0x%04x, firmware %d) at I2C %s addr 0x%02x",
-			hat.ProductID(), hat.Firmware(), cfg.Bus, hat.Addr())
-	case ADS1115:
-		ads, err := ads1115.New(bus, &ads1115.Opts{Addr: cfg.Addr, Channel: cfg.Channel})
-		if err != nil {
-			return explain(failure{part: partADS, name: cfg.Bus, addr: cfg.Addr, err: err})
-		}
-		b.ads = ads
-		what = fmt.Sprintf("ADS1115 channel A%d at I2C %s addr 0x%02x", cfg.Channel, cfg.Bus, ads.Addr())
-	}
-
-	pin := sys.pinByName(cfg.LEDPin)
-	if pin == nil {
-		f := failure{part: partPin, name: cfg.LEDPin}
-		f.dev, f.fact = sys.gpioFact()
-		return explain(f)
-	}
-	l, err := led.New(pin)
+	what, err := b.openChip(bus)
 	if err != nil {
-		return explain(failure{part: partLED, name: cfg.LEDPin, err: err})
+		return err
+	}
+	if b.sensorOnly {
+		b.bus, b.desc = bus, what
+		return nil
+	}
+	if b.pin, b.led, err = openLED(sys, cfg.LEDPin); err != nil {
+		return err
 	}
 	if cfg.AlertPin != "" {
+		s := b.sensor.(*adsSensor)
 		alert := sys.pinByName(cfg.AlertPin)
 		if alert == nil {
 			f := failure{part: partAlertPin, name: cfg.AlertPin}
 			f.dev, f.fact = sys.gpioFact()
 			return explain(f)
 		}
-		if b.watch, err = startAlerts(alert); err != nil {
+		w, err := startAlerts(alert)
+		if err != nil {
 			return explain(failure{part: partAlert, name: cfg.AlertPin, err: err})
 		}
+		b.sensor = &watchingADS{*s, w}
 		what += ", ALERT/RDY on " + cfg.AlertPin
 	}
-	b.led, b.bus, b.pin = l, bus, pin
+	b.bus = bus
 	b.desc = what + ", LED on " + cfg.LEDPin
 	return nil
 }
 
-// Light takes one sample: the median of Samples reads, 0..1000.
+// openChip finds the configured chip on bus and makes it the board's sensor.
+func (b *Board) openChip(bus i2c.Bus) (string, error) {
+	cfg := b.cfg
+	switch cfg.Hardware {
+	case ADS1115:
+		ads, err := ads1115.New(bus, &ads1115.Opts{Addr: cfg.Addr, Channel: cfg.Channel})
+		if err != nil {
+			return "", explain(failure{part: partADS, name: cfg.Bus, addr: cfg.Addr, err: err})
+		}
+		b.sensor = &adsSensor{ads}
+		return fmt.Sprintf("ADS1115 channel A%d at I2C %s addr 0x%02x", cfg.Channel, cfg.Bus, ads.Addr()), nil
+	default:
+		hat, err := grovehat.New(bus, &grovehat.Opts{Addr: cfg.Addr})
+		if err != nil {
+			return "", explain(failure{part: partHat, name: cfg.Bus, addr: cfg.Addr, err: err})
+		}
+		b.sensor = &hatSensor{hat, cfg.Channel}
+		return fmt.Sprintf("Grove Base Hat (product 0x%04x, firmware %d) at I2C %s addr 0x%02x",
+			hat.ProductID(), hat.Firmware(), cfg.Bus, hat.Addr()), nil
+	}
+}
+
+// openLED looks the LED pin up by name and drives it low.
+func openLED(sys system, name string) (gpio.PinIO, *led.Dev, error) {
+	pin := sys.pinByName(name)
+	if pin == nil {
+		f := failure{part: partPin, name: name}
+		f.dev, f.fact = sys.gpioFact()
+		return nil, nil, explain(f)
+	}
+	l, err := led.New(pin)
+	if err != nil {
+		return nil, nil, explain(failure{part: partLED, name: name, err: err})
+	}
+	return pin, l, nil
+}
+
+// Light takes one sample: the median of Samples reads, 0..1000, or, while
+// the ADS1115 watches, its latest conversion.
 //
 // A minority of failed reads is tolerated, so that one glitch does not flip
 // the LED; the median is then taken over the reads that worked.
@@ -289,71 +210,7 @@ func (b *Board) Light() (int, error) {
 	if b.closed {
 		return 0, errors.New("board: light: board closed")
 	}
-	return b.light()
-}
-
-// light is Light with b.mu held.
-//
-// While the ADS1115 watches (Watch), a sample is one read of its latest
-// conversion: the chip converts 128 times a second on its own, and its
-// comparator wants two conversions in a row beyond the window before it
-// alerts, which filters glitches as the median does. It stays armed, and no
-// conversion is waited for.
-func (b *Board) light() (int, error) {
-	if r := b.simFile.Load(); r != nil && r.err != nil {
-		// A light file that cannot be read is a failing sensor, also for
-		// the emulated chip, which would go on showing its last conversion.
-		return 0, r.err
-	}
-	if b.watch != nil {
-		r, err := b.ads.Latest()
-		switch {
-		case err == nil:
-			return r.Level, nil
-		case !errors.Is(err, ads1115.ErrNotWatching):
-			return 0, fmt.Errorf("board: light: %w", err)
-		}
-	}
-	if b.simHat != nil {
-		level, err := b.simLevel()
-		if err != nil {
-			return 0, err
-		}
-		b.simHat.SetRatio(b.cfg.Channel, level)
-	}
-	vals := make([]int, 0, b.cfg.Samples)
-	var errs []error
-	for range b.cfg.Samples {
-		v, err := b.read()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		vals = append(vals, v)
-	}
-	if len(vals) <= b.cfg.Samples/2 {
-		return 0, fmt.Errorf("board: light: %d of %d reads failed: %w", len(errs), b.cfg.Samples, errs[len(errs)-1])
-	}
-	return median(vals), nil
-}
-
-// read reads the light level once.
-func (b *Board) read() (int, error) {
-	if b.ads != nil {
-		return b.ads.Level()
-	}
-	return b.hat.Ratio(b.cfg.Channel)
-}
-
-// median returns the middle of vals, or the mean of the two middle values
-// when there is an even number of them. vals is sorted in place.
-func median(vals []int) int {
-	slices.Sort(vals)
-	n := len(vals)
-	if n%2 == 1 {
-		return vals[n/2]
-	}
-	return (vals[n/2-1] + vals[n/2]) / 2
+	return b.sensor.light(b.cfg.Samples)
 }
 
 // SetLED turns the LED on or off.
@@ -363,6 +220,9 @@ func (b *Board) SetLED(on bool) error {
 	if b.closed {
 		return errors.New("board: led: board closed")
 	}
+	if b.led == nil {
+		return errors.New("board: led: the board was opened for the sensor alone (OpenSensor)")
+	}
 	if err := b.led.Set(on); err != nil {
 		return fmt.Errorf("board: %w", err)
 	}
@@ -371,7 +231,7 @@ func (b *Board) SetLED(on bool) error {
 
 // LED reports whether the LED was last set on.
 func (b *Board) LED() bool {
-	return b.led.On()
+	return b.led != nil && b.led.On()
 }
 
 // Inspect takes one sample and reads everything else there is to show about
@@ -383,30 +243,16 @@ func (b *Board) Inspect() (Details, error) {
 		return Details{}, errors.New("board: inspect: board closed")
 	}
 	d := Details{Kind: b.cfg.Hardware, Bus: b.cfg.Bus, LEDPin: b.cfg.LEDPin}
-	if b.simHat != nil || b.simADS != nil {
+	if b.cfg.Hardware == Sim {
 		d.Bus = "sim"
 	}
 	var err error
-	if d.Light, err = b.light(); err != nil {
+	if d.Light, err = b.sensor.light(b.cfg.Samples); err != nil {
 		return Details{}, err
 	}
-	if b.ads != nil {
-		r, err := b.ads.Read()
-		if err != nil {
-			return Details{}, fmt.Errorf("board: %w", err)
-		}
-		d.Ratio, d.Millivolts, d.Raw, d.Addr = r.Level, r.Millivolts, r.Raw, b.ads.Addr()
-		return d, nil
+	if err := b.sensor.inspect(&d); err != nil {
+		return Details{}, err
 	}
-	ch := b.cfg.Channel
-	var errs [3]error
-	d.Ratio, errs[0] = b.hat.Ratio(ch)
-	d.Millivolts, errs[1] = b.hat.Millivolts(ch)
-	d.Raw, errs[2] = b.hat.Raw(ch)
-	if err := errors.Join(errs[:]...); err != nil {
-		return Details{}, fmt.Errorf("board: %w", err)
-	}
-	d.ProductID, d.Firmware, d.Addr = b.hat.ProductID(), b.hat.Firmware(), b.hat.Addr()
 	return d, nil
 }
 
@@ -418,12 +264,16 @@ func (b *Board) String() string { return b.desc }
 // opened. Calling it again, or after Release, does nothing.
 func (b *Board) Close() error { return b.close(true) }
 
-// Release closes the I2C bus like Close but leaves the LED as it was set, for
-// a one-shot command such as `nightlight led on` whose effect should outlast
-// the process. Whether it does depends on the pin's driver: a memory-mapped
-// bcm283x pin keeps its level after exit; a GPIO character-device line (the
-// Pi 5's) is given back to the kernel at exit, and the kernel does not
-// promise to keep its level.
+// Release closes the I2C bus and stops the alert watcher like Close, but
+// leaves the LED as it was set and its line requested until the process
+// ends: for a reload, whose next run takes the LED over, and for a one-shot
+// command such as `nightlight led on`, whose effect should outlast the
+// process. On a Raspberry Pi the level stays after exit with either of
+// periph's pin drivers: a bcm283x pin driven through /dev/gpiomem is a
+// register the process wrote, and a GPIO character-device line (the Pi 5's,
+// or a bcm283x pin without /dev/gpiomem) given back to the kernel keeps the
+// value last driven, as the Pi's pin controllers do. (Stock gpio-sim drops
+// it to the line's pull instead; the lab patches that.)
 func (b *Board) Release() error { return b.close(false) }
 
 func (b *Board) close(ledOff bool) error {
@@ -434,19 +284,10 @@ func (b *Board) close(ledOff bool) error {
 	}
 	b.closed = true
 	var errs []error
-	if b.simInput != nil {
-		b.simInput.stop()
+	if err := b.sensor.stop(); err != nil {
+		errs = append(errs, err)
 	}
-	if b.watch != nil {
-		if err := b.watch.close(); err != nil {
-			errs = append(errs, fmt.Errorf("board: %w", err))
-		}
-		// Power the chip down and let ALERT/RDY go.
-		if err := b.ads.Halt(); err != nil {
-			errs = append(errs, fmt.Errorf("board: %w", err))
-		}
-	}
-	if ledOff {
+	if ledOff && b.led != nil {
 		if err := b.led.Set(false); err != nil {
 			errs = append(errs, fmt.Errorf("board: leave the LED off: %w", err))
 		}

@@ -99,10 +99,10 @@ func TestOpenGroveHat(t *testing.T) {
 		i2ctest.IO{Addr: 0x04, W: []byte{0x20}, R: []byte{0, 0}},       // millivolts
 		i2ctest.IO{Addr: 0x04, W: []byte{0x10}, R: []byte{0x01, 0x00}}, // raw
 	)
-	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: ops, DontPanic: true}}
+	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: grovehatsim.ReadScript(ops...), DontPanic: true}}
 	pin := &gpiotest.Pin{N: "GPIO5"}
 	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": pin}}
-	b, err := open(Config{}, sys.system(), time.Now)
+	b, err := open(Config{}, sys.system(), time.Now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,8 @@ func TestOpenGroveHat(t *testing.T) {
 func TestOpenADS1115(t *testing.T) {
 	conv := func(hi, lo byte) []i2ctest.IO {
 		return []i2ctest.IO{
-			{Addr: 0x49, W: []byte{0x01, 0xD3, 0x83}}, // AIN1, ±4.096 V, single shot, 128 SPS
+			{Addr: 0x49, W: []byte{0x01, 0xD3, 0x83}},            // AIN1, ±4.096 V, single shot, 128 SPS
+			{Addr: 0x49, W: []byte{0x01}, R: []byte{0xD3, 0x83}}, // OS 1: done
 			{Addr: 0x49, W: []byte{0x00}, R: []byte{hi, lo}},
 		}
 	}
@@ -148,7 +149,7 @@ func TestOpenADS1115(t *testing.T) {
 	ops = append(ops, conv(0x67, 0x20)...) // 1000
 	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: ops, DontPanic: true}}
 	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": &gpiotest.Pin{N: "GPIO5"}}}
-	b, err := open(Config{Hardware: "ads1115", Addr: 0x49, Channel: 1}, sys.system(), time.Now)
+	b, err := open(Config{Hardware: "ads1115", Addr: 0x49, Channel: 1}, sys.system(), time.Now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestOpenFailures(t *testing.T) {
 				bus = &closeCounter{BusCloser: hat}
 				sys.bus = bus
 			}
-			_, err := open(tt.cfg, sys.system(), time.Now)
+			_, err := open(tt.cfg, sys.system(), time.Now, false)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("error %v is not an *Error", err)
@@ -330,4 +331,43 @@ func TestReleasePin(t *testing.T) {
 	self.real = self
 	releasePin(self) // must not loop
 	releasePin(nil)
+}
+
+// outCounter is a pin that counts the levels driven on it.
+type outCounter struct {
+	gpiotest.Pin
+	outs int
+}
+
+func (p *outCounter) Out(l gpio.Level) error {
+	p.outs++
+	return p.Pin.Out(l)
+}
+
+// TestOpenSensor: a board opened for the sensor alone reads it and never
+// touches the LED pin, which the running daemon holds; SetLED says why it
+// cannot.
+func TestOpenSensor(t *testing.T) {
+	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: grovehatsim.ReadScript(hatOps(420)...), DontPanic: true}}
+	pin := &outCounter{Pin: gpiotest.Pin{N: "GPIO5", L: gpio.High}}
+	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": pin, "GPIO6": pin}}
+	b, err := open(Config{Samples: 1, AlertPin: ""}, sys.system(), time.Now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Light(); err != nil || v != 420 {
+		t.Fatalf("Light() = %d, %v", v, err)
+	}
+	if err := b.SetLED(false); err == nil || !strings.Contains(err.Error(), "sensor alone") {
+		t.Fatalf("SetLED on a sensor-only board: %v", err)
+	}
+	if strings.Contains(b.String(), "LED") {
+		t.Errorf("String() = %q names an LED it did not open", b.String())
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pin.outs != 0 || pin.Read() != gpio.High || bus.closes != 1 {
+		t.Fatalf("the LED pin was driven %d times (now %s); bus closed %d times", pin.outs, pin.Read(), bus.closes)
+	}
 }

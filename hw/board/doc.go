@@ -16,6 +16,14 @@
 // ADS1115 (ads1115sim) instead, whose input follows the light file as it
 // changes (inotify on Linux).
 //
+// OpenSensor opens the sensor alone, without the LED or alert pin, for a
+// one-shot read beside the running daemon. Host initialisation keeps file
+// descriptors 0-2 as they were, whatever periph does with them.
+//
+// Inside, the board holds one sensor adapter for its configuration: the
+// hat, the ADS1115 read on demand, the ADS1115 watching with its alert pin,
+// or the simulation of the hat or of the ADS1115 (sensor.go, simsensor.go).
+//
 // Board.Light combines a few reads by median so that one glitch does not flip
 // the LED; while the ADS1115 watches, it reads the chip's latest conversion
 // once. Nothing here logs. Goroutines: with an alert pin, one watches the

@@ -98,6 +98,18 @@ func explain(f failure) *Error {
 			e.Fix = `check that "i2cdetect -y ` + strings.TrimPrefix(f.dev, "/dev/i2c-") + `" works`
 		}
 
+	case partHat, partADS:
+		explainChip(e, f)
+
+	case partPin, partAlertPin, partLED, partAlert:
+		explainPin(e, f)
+	}
+	return e
+}
+
+// explainChip words a failure to find the sensor's chip.
+func explainChip(e *Error, f failure) {
+	switch f.part {
 	case partHat:
 		e.Device = "Grove Base Hat on I2C bus " + f.name
 		switch {
@@ -127,7 +139,12 @@ func explain(f failure) *Error {
 			e.Problem = errText(f.err)
 			e.Fix = "check the ADS1115's wiring and the addr and channel settings"
 		}
+	}
+}
 
+// explainPin words a failure to find or drive the LED or alert pin.
+func explainPin(e *Error, f failure) {
+	switch f.part {
 	case partPin, partAlertPin:
 		e.Device = pinLabel(f.part) + " " + f.name
 		switch f.fact {
@@ -163,7 +180,6 @@ func explain(f failure) *Error {
 			e.Fix = "check the pin name and that no other program drives it"
 		}
 	}
-	return e
 }
 
 // pinLabel names the pin a part is about.

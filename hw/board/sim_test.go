@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"nightlight/hw/grovehat/grovehatsim"
 )
 
 func openSim(t *testing.T, cfg Config) *Board {
@@ -46,13 +49,14 @@ func TestSimLightFile(t *testing.T) {
 		}
 	}
 	// The level went through the emulated hat's ratio register and the
-	// grovehat driver: three reads per sample by default.
-	before := b.simHat.Transactions()
+	// grovehat driver: three reads per sample by default, each a register
+	// select and a read.
+	before := simHatOf(b).Transactions()
 	if _, err := b.Light(); err != nil {
 		t.Fatal(err)
 	}
-	if n := b.simHat.Transactions() - before; n != 3 {
-		t.Fatalf("%d bus transactions per sample, want 3", n)
+	if n := simHatOf(b).Transactions() - before; n != 6 {
+		t.Fatalf("%d bus transactions per sample, want 6", n)
 	}
 	if !strings.HasSuffix(b.String(), "light from file "+path) {
 		t.Fatalf("String() = %q", b.String())
@@ -162,25 +166,25 @@ func TestMedianFiltersGlitch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "light")
 	writeFile(t, path, "200")
 	b := openSim(t, Config{SimLight: path})
-	b.simHat.Glitch(0, 1000) // one read of the three says full light
+	simHatOf(b).Glitch(0, 1000) // one read of the three says full light
 	if v, err := b.Light(); err != nil || v != 200 {
 		t.Fatalf("Light() = %d, %v; want 200 despite a glitch", v, err)
 	}
 	// A failed read is a glitch too: the two others decide.
-	b.simHat.FailNext(errors.New("remote I/O error"))
+	simHatOf(b).FailNext(errors.New("remote I/O error"))
 	if v, err := b.Light(); err != nil || v != 200 {
 		t.Fatalf("Light() = %d, %v; want 200 despite a failed read", v, err)
 	}
 	// Two failures out of three fail the sample.
 	boom := errors.New("remote I/O error")
-	b.simHat.FailNext(boom)
-	b.simHat.FailNext(boom)
+	simHatOf(b).FailNext(boom)
+	simHatOf(b).FailNext(boom)
 	if _, err := b.Light(); !errors.Is(err, boom) || !strings.Contains(err.Error(), "2 of 3 reads failed") {
 		t.Fatalf("Light() error = %v", err)
 	}
 	// With one read per sample, nothing is filtered.
 	b1 := openSim(t, Config{SimLight: path, Samples: 1})
-	b1.simHat.Glitch(0, 1000)
+	simHatOf(b1).Glitch(0, 1000)
 	if v, _ := b1.Light(); v != 1000 {
 		t.Fatalf("Samples 1: Light() = %d, want the glitch", v)
 	}
@@ -206,19 +210,19 @@ func TestMedian(t *testing.T) {
 
 func TestSimLEDAndClose(t *testing.T) {
 	b := openSim(t, Config{LEDPin: "GPIO16"})
-	if b.LED() || b.simPin.Read() != gpio.Low {
+	if b.LED() || simPinOf(b).Read() != gpio.Low {
 		t.Fatal("LED not off at start")
 	}
 	if err := b.SetLED(true); err != nil {
 		t.Fatal(err)
 	}
-	if !b.LED() || b.simPin.Read() != gpio.High {
+	if !b.LED() || simPinOf(b).Read() != gpio.High {
 		t.Fatal("SetLED(true) did not light the pin")
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if b.LED() || b.simPin.Read() != gpio.Low {
+	if b.LED() || simPinOf(b).Read() != gpio.Low {
 		t.Fatal("Close left the LED on")
 	}
 	if err := b.Close(); err != nil {
@@ -241,10 +245,10 @@ func TestSimLEDAndClose(t *testing.T) {
 	if err := b2.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if !b2.LED() || b2.simPin.Read() != gpio.High {
+	if !b2.LED() || simPinOf(b2).Read() != gpio.High {
 		t.Fatal("Release turned the LED off")
 	}
-	if err := b2.Close(); err != nil || b2.simPin.Read() != gpio.High {
+	if err := b2.Close(); err != nil || simPinOf(b2).Read() != gpio.High {
 		t.Fatal("Close after Release acted again", err)
 	}
 }
@@ -315,3 +319,9 @@ func TestOpenValidates(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// simHatOf is the emulated hat of a board opened with sim and no alert pin.
+func simHatOf(b *Board) *grovehatsim.Hat { return b.sensor.(*simHat).sim }
+
+// simPinOf is the fake LED pin of a board opened with sim.
+func simPinOf(b *Board) *gpiotest.Pin { return b.pin.(*gpiotest.Pin) }

@@ -32,8 +32,10 @@ type system struct {
 func hostSystem() system {
 	return system{
 		init: func() error {
-			_, err := host.Init()
-			return err
+			return keepStdio(func() error {
+				_, err := host.Init()
+				return err
+			})
 		},
 		openBus:   i2creg.Open,
 		pinByName: func(name string) gpio.PinIO { return gpioreg.ByName(name) },

@@ -59,21 +59,40 @@ func (w *watcher) run() {
 	}
 }
 
-// close ends the watcher and gives the pin's line back: Halt unblocks a
-// waiting WaitForEdge on periph's GPIO character-device lines, In (edge
-// detection off) does on others, as periph's gpio.PinIn documents. Neither
-// wakes a wait that starts just after (the watcher may have been between two
-// waits, and a bcm283x pin ignores a second Halt), so if the watcher has not
-// ended soon, the line is closed under it, which fails its wait.
+// haltEvery is how often close repeats its wake-up of the watcher.
+const haltEvery = 5 * time.Millisecond
+
+// close ends the watcher and gives the pin's line back.
+//
+// Halt wakes a WaitForEdge under way on periph's GPIO character-device lines;
+// In, with edge detection off, does on others (ads1115sim), as gpio.PinIn
+// documents. A bcm283x pin (Pi 3/4) waits through a character-device line
+// too, but its Halt wakes it only while edge detection is on, and turns it
+// off (periph host v3.8.5, bcm283x/gpio.go:219-227), so a second Halt does
+// nothing, and In with NoEdge halts only while it is on (gpio.go:373-378).
+// Neither reaches a wait that starts just after: the watcher may be between
+// two waits. And a bcm283x pin has no Close to end a wait by closing its line
+// under it. So, until the watcher has ended (at most closeWait), edge
+// detection is switched on again and the pin halted again, every haltEvery;
+// then edge detection goes off and the line, where the driver has one to
+// close, is given back.
 func (w *watcher) close() error {
 	close(w.stop)
-	errs := []error{w.pin.Halt(), w.pin.In(gpio.PullNoChange, gpio.NoEdge)}
-	if !w.ended(100 * time.Millisecond) {
-		releasePin(w.pin)
-		if !w.ended(closeWait) {
+	var errs []error
+	if err := w.pin.Halt(); err != nil {
+		errs = append(errs, err)
+	}
+	deadline := time.Now().Add(closeWait)
+	for !w.ended(haltEvery) {
+		if time.Now().After(deadline) {
 			errs = append(errs, fmt.Errorf("alert pin %s: the watcher did not stop within %s", w.pin, closeWait))
+			break
 		}
-		return errors.Join(errs...)
+		w.pin.In(gpio.PullUp, gpio.FallingEdge)
+		w.pin.Halt()
+	}
+	if err := w.pin.In(gpio.PullNoChange, gpio.NoEdge); err != nil {
+		errs = append(errs, err)
 	}
 	releasePin(w.pin)
 	return errors.Join(errs...)
@@ -103,10 +122,10 @@ func (b *Board) Watch(lo, hi int) error {
 	if b.closed {
 		return errors.New("board: watch: board closed")
 	}
-	if b.watch == nil {
-		return errors.New("board: watch: no alert pin is set, so the sensor can only be read")
-	}
-	if err := b.ads.Watch(lo, hi); err != nil {
+	if err := b.sensor.watch(lo, hi); err != nil {
+		if errors.Is(err, errNoWatch) {
+			return fmt.Errorf("board: watch: %w", err)
+		}
 		return fmt.Errorf("board: %w", err)
 	}
 	return nil
@@ -115,8 +134,5 @@ func (b *Board) Watch(lo, hi int) error {
 // Alerts receives after Watch when the light has left the window. It is nil
 // when the board has no alert pin: the sensor must then be read to be seen.
 func (b *Board) Alerts() <-chan struct{} {
-	if b.watch == nil {
-		return nil
-	}
-	return b.watch.alerts
+	return b.sensor.alerts()
 }

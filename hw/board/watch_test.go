@@ -231,7 +231,7 @@ func TestOpenAlertPin(t *testing.T) {
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}},
 	}, DontPanic: true}}
 	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": &gpiotest.Pin{N: "GPIO5"}, "GPIO6": alert}}
-	b, err := open(Config{Hardware: ADS1115, AlertPin: "GPIO6"}, sys.system(), time.Now)
+	b, err := open(Config{Hardware: ADS1115, AlertPin: "GPIO6"}, sys.system(), time.Now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestOpenAlertPinMissing(t *testing.T) {
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}},
 	}, DontPanic: true}}
 	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": &gpiotest.Pin{N: "GPIO5"}}, chips: []string{"/dev/gpiochip0"}}
-	_, err := open(Config{Hardware: ADS1115, AlertPin: "GPIO66"}, sys.system(), time.Now)
+	_, err := open(Config{Hardware: ADS1115, AlertPin: "GPIO66"}, sys.system(), time.Now, false)
 	want := "alert pin GPIO66: no such pin on this machine: set alert-pin to the BCM GPIO name ALERT/RDY is wired to, such as GPIO6, or leave it empty to read the sensor every sample-every"
 	if err == nil || err.Error() != want {
 		t.Fatalf("open: %v\nwant %s", err, want)
@@ -308,4 +308,98 @@ func TestSimAlertBadFile(t *testing.T) {
 			t.Fatal("no reading of 42 within 5s after the file was fixed")
 		}
 	}
+}
+
+// bcmPin waits for edges as periph's bcm283x pins do (host v3.8.5,
+// bcm283x/gpio.go): it has no Close; Halt wakes a wait under way only while
+// edge detection is on, and turns it off; In with NoEdge halts only while it
+// is on; In with an edge turns it on. A wait that starts after a Halt lasts
+// its whole timeout. gate, when set, holds WaitForEdge before its wait
+// starts: the watcher between two waits.
+type bcmPin struct {
+	gpiotest.Pin
+	mu        sync.Mutex
+	usingEdge bool
+	wake      chan struct{}
+	gate      chan struct{}
+	entered   chan struct{}
+}
+
+func newBCMPin() *bcmPin {
+	return &bcmPin{Pin: gpiotest.Pin{N: "GPIO6"}, wake: make(chan struct{}),
+		gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+}
+
+func (p *bcmPin) halt() {
+	if p.usingEdge {
+		close(p.wake)
+		p.wake = make(chan struct{})
+		p.usingEdge = false
+	}
+}
+
+func (p *bcmPin) Halt() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.halt()
+	return nil
+}
+
+func (p *bcmPin) In(pull gpio.Pull, edge gpio.Edge) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if edge == gpio.NoEdge {
+		p.halt()
+		return nil
+	}
+	p.usingEdge = true
+	return nil
+}
+
+func (p *bcmPin) WaitForEdge(timeout time.Duration) bool {
+	select {
+	case p.entered <- struct{}{}:
+	default:
+	}
+	<-p.gate
+	p.mu.Lock()
+	wake := p.wake
+	p.mu.Unlock()
+	select {
+	case <-wake:
+	case <-time.After(timeout):
+	}
+	return false
+}
+
+// TestCloseBCMPin: closing the watcher of a bcm283x-like pin (a reload, or
+// SIGTERM) ends its goroutine at once, even when the close comes while the
+// watcher is between two waits: no stray wait of up to alertWaitBound is
+// left on the pin for the next run's watcher to compete with.
+func TestCloseBCMPin(t *testing.T) {
+	p := newBCMPin()
+	w, err := startAlerts(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.entered // the watcher is about to wait, not yet waiting
+	closed := make(chan error, 1)
+	start := time.Now()
+	go func() { closed <- w.close() }()
+	time.Sleep(50 * time.Millisecond) // close's first Halt and In came and went
+	close(p.gate)                     // the wait starts now
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not return within 5s")
+	}
+	select {
+	case <-w.done:
+	default:
+		t.Fatal("close returned with the watcher still waiting")
+	}
+	t.Logf("close took %s", time.Since(start).Round(time.Millisecond))
 }

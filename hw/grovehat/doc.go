@@ -12,8 +12,11 @@
 //	0x20 + ch  input voltage in mV
 //	0x30 + ch  input / supply ratio in 0.1 %, 0..1000 (v0.2 and later)
 //
-// A read is one I²C transaction: write the register byte, then read two bytes
-// after a repeated start. There is no conversion to wait for.
+// A read is what Seeed's grove.py does: the register byte in a transfer of
+// its own, then an SMBus read-word of the same register (the register byte,
+// then two bytes read after a repeated start). The MM32 boards may answer a
+// combined transfer with the register selected before it; the separate
+// write makes that the right one. There is no conversion to wait for.
 //
 // The hat answers at 0x04 (STM32) or 0x08 (MM32). With no address configured,
 // New tries 0x04 then 0x08 and keeps the first whose product id is a Grove

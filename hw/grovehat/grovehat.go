@@ -173,8 +173,19 @@ func (d *Dev) readChannel(what string, base byte, ch, max int) (int, error) {
 	return int(v), nil
 }
 
-// read reads one 16-bit little-endian register in a single transaction.
+// read reads one 16-bit little-endian register as Seeed's grove.py does
+// (grove/adc.py, read_register; its commit a4a5c9b for issue 64): the
+// register byte in a transfer of its own, then the register byte again and
+// the read after a repeated start (an SMBus read-word). The MM32 hats of
+// some 2022-2024 batches, whose firmware is not published, may take the
+// register byte of a combined transfer only after it and answer the
+// register selected before; selecting it first reads the right one either
+// way, and repeating it in the read keeps a transfer of another program
+// between the two from changing what is read.
 func (d *Dev) read(reg byte) (uint16, error) {
+	if err := d.c.Tx([]byte{reg}, nil); err != nil {
+		return 0, err
+	}
 	var r [2]byte
 	if err := d.c.Tx([]byte{reg}, r[:]); err != nil {
 		return 0, err

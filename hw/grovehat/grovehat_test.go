@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
+
+	"nightlight/hw/grovehat/grovehatsim"
 )
 
 // errNACK stands for what Linux reports when no device acknowledges.
@@ -33,8 +35,15 @@ func (f *faultBus) Tx(addr uint16, w, r []byte) error {
 	return nil
 }
 
+// newBus plays ops, one per register read, as the transfers the driver
+// makes (grovehatsim.ReadScript); fail is keyed by read, and fails its
+// second transfer.
 func newBus(fail map[int]error, ops ...i2ctest.IO) *faultBus {
-	return &faultBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, fail: fail}
+	f := map[int]error{}
+	for k, err := range fail {
+		f[2*k+1] = err
+	}
+	return &faultBus{Playback: i2ctest.Playback{Ops: grovehatsim.ReadScript(ops...), DontPanic: true}, fail: f}
 }
 
 // closeBus proves every scripted op was consumed.
@@ -281,4 +290,28 @@ func TestNewBadArgs(t *testing.T) {
 		t.Fatal("New with a 10-bit address succeeded")
 	}
 	closeBus(t, b)
+}
+
+// TestLatchedSelect: a hat that takes the register byte of a combined
+// transfer only once it ends (as MM32 boards may) is found and read right,
+// because each read selects its register in a transfer of its own first.
+func TestLatchedSelect(t *testing.T) {
+	hat := grovehatsim.New()
+	hat.SetAddr(AddrMM32)
+	hat.SetLatchedSelect(true)
+	hat.SetRatio(0, 420)
+	hat.SetRatio(1, 10)
+	d, err := New(hat, nil)
+	if err != nil {
+		t.Fatalf("New on an MM32-like hat: %v", err)
+	}
+	if d.Addr() != AddrMM32 || d.ProductID() != ProductRPi || d.Firmware() != 2 {
+		t.Fatalf("found addr %#x product %#x firmware %d", d.Addr(), d.ProductID(), d.Firmware())
+	}
+	for _, ch := range []int{0, 1, 0} {
+		want := map[int]int{0: 420, 1: 10}[ch]
+		if v, err := d.Ratio(ch); err != nil || v != want {
+			t.Fatalf("Ratio(%d) = %d, %v; want %d", ch, v, err, want)
+		}
+	}
 }

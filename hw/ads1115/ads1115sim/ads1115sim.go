@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -54,6 +55,34 @@ type Chip struct {
 	lo, hi   int16
 	conv     int16
 	asserted bool // the comparator's output, before COMP_POL
+
+	slow      int       // percent by which a single-shot conversion outlasts its period
+	pending   bool      // a single-shot conversion is under way
+	pendCode  int16     // its result
+	pendUntil time.Time // when it completes
+}
+
+// dataRates are the samples per second of the config register's DR field.
+var dataRates = [8]int{8, 16, 32, 64, 128, 250, 475, 860}
+
+// SetSlowness makes single-shot conversions take percent longer than the
+// period of the data rate (1/128 s at 128 samples/s): the datasheet allows
+// the internal oscillator 10 % either way. While a conversion is under way
+// Config's OS bit reads 0 and the Conversion register holds the previous
+// result. 0, the default, completes each conversion at once.
+func (c *Chip) SetSlowness(percent int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slow = max(percent, 0)
+}
+
+// settle completes a single-shot conversion whose time has come; c.mu is
+// held.
+func (c *Chip) settle() {
+	if c.pending && !time.Now().Before(c.pendUntil) {
+		c.pending = false
+		c.converted(c.pendCode)
+	}
 }
 
 // New returns a chip at addr (0 means 0x48) whose four inputs are given by
@@ -105,6 +134,7 @@ func (c *Chip) Tx(addr uint16, w, r []byte) error {
 	if addr != c.addr {
 		return ErrNoAck
 	}
+	c.settle()
 	if len(w) > 0 {
 		reg := w[0]
 		switch {
@@ -165,7 +195,7 @@ func (c *Chip) read(reg byte) uint16 {
 		}
 		return uint16(c.conv)
 	case regConfig:
-		if c.config&cfgMode != 0 {
+		if c.config&cfgMode != 0 && !c.pending {
 			return c.config | cfgOS // powered down: no conversion under way
 		}
 		return c.config
@@ -195,11 +225,18 @@ func (c *Chip) write(reg byte, v uint16) error {
 		if err != nil {
 			return err
 		}
+		c.pending = false
 		c.setConfig(v)
 		if !continuous && c.rdyMode() {
 			// Conversion-ready in single-shot: the pin shows OS, which
 			// drops while the conversion runs.
 			c.alert.drive(c.pulledLow(false))
+		}
+		if !continuous && c.slow > 0 {
+			period := time.Second / time.Duration(dataRates[v>>5&0b111])
+			c.pending, c.pendCode = true, code
+			c.pendUntil = time.Now().Add(period * time.Duration(100+c.slow) / 100)
+			return nil
 		}
 		c.converted(code)
 	}

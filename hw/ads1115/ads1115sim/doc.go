@@ -1,7 +1,7 @@
 // Package ads1115sim emulates a TI ADS1115 at the register level on a fake
 // I²C bus, with its ALERT/RDY output as a GPIO input pin, so that a simulated
-// nightlight runs the real ads1115 driver (periph's ads1x15 single-shot reads
-// and the driver's Watch) unchanged.
+// nightlight runs the real ads1115 driver (its single-shot reads and Watch)
+// unchanged.
 //
 // A Chip is an i2c.BusCloser holding one ADS1115. It answers at its address
 // and does not acknowledge any other. It has the chip's four registers,
@@ -19,7 +19,9 @@
 // for 101..111). Differential MUX settings convert the difference of their
 // two inputs.
 //
-// Time is the caller's: a conversion takes no time and happens
+// Time is the caller's: a conversion takes no time (unless SetSlowness makes
+// single-shot ones take longer than their period, with OS reading 0 and the
+// previous result in the Conversion register meanwhile) and happens
 //
 //   - at a Config write with MODE 1 (single-shot) and OS 1;
 //   - at a Config write with MODE 0 (continuous), as the chip starts

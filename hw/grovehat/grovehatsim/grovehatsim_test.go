@@ -55,9 +55,10 @@ func TestProbeAndIdentity(t *testing.T) {
 	if d.Addr() != 0x08 || d.ProductID() != grovehat.ProductRPiZero || d.Firmware() != 3 {
 		t.Fatalf("found %s", d)
 	}
-	// 0x04 was tried first and not acknowledged: 2 transactions reached the hat.
-	if n := h.Transactions(); n != 2 {
-		t.Errorf("transactions at the hat = %d, want 2", n)
+	// 0x04 was tried first and not acknowledged: 2 reads of 2 transfers
+	// each reached the hat.
+	if n := h.Transactions(); n != 4 {
+		t.Errorf("transactions at the hat = %d, want 4", n)
 	}
 
 	h.SetProductID(0x0102)

@@ -3,6 +3,7 @@ package grovehatsmoketest
 import (
 	"flag"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,6 +21,8 @@ var (
 	addr   = flag.Uint("addr", 0, "hat address; 0 probes 0x04 then 0x08")
 	ch     = flag.Int("ch", 0, "analog channel to read")
 	rounds = flag.Int("n", 3, "rounds of ratio, millivolts and raw to record")
+	out    = flag.String("out", "", "with -record: store the session in this file (testdata/NAME.json joins the tests)")
+	board  = flag.String("board", "", "with -out: what is recorded (hat version and batch, Pi, OS)")
 )
 
 // TestHardware records a real hat. It runs only with -record, on a Pi with
@@ -44,6 +47,69 @@ func TestHardware(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("A%d: %+v", *ch, readings)
+	if *out != "" {
+		if *board == "" {
+			t.Fatal("-out needs -board: say which hat, Pi and OS were recorded")
+		}
+		rec := Recording{Board: *board, Addr: uint16(*addr), Channel: *ch, Ops: ops, Readings: readings}
+		if err := Save(*out, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := Play(rec); err != nil {
+			t.Fatalf("the recording does not play back: %v", err)
+		}
+		t.Logf("stored in %s; commit it and TestRecordings plays it back", *out)
+	}
+}
+
+// TestRecordings plays back every session stored in testdata/.
+func TestRecordings(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no recordings in testdata/")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			rec, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Ops) == 0 || len(rec.Readings) == 0 {
+				t.Fatalf("%s holds %d transfers and %d readings", f, len(rec.Ops), len(rec.Readings))
+			}
+			if err := Play(rec); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestPlayCatchesChanges: a playback fails when the driver reads otherwise
+// than recorded, or reads something else.
+func TestPlayCatchesChanges(t *testing.T) {
+	hat := grovehatsim.New()
+	hat.SetRatio(0, 250)
+	ops, readings, err := Record(hat, nil, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Recording{Board: "emulated", Ops: ops, Readings: readings}
+	if err := Play(rec); err != nil {
+		t.Fatal(err)
+	}
+	changed := rec
+	changed.Readings = []Reading{{Ratio: 251, Millivolts: readings[0].Millivolts, Raw: readings[0].Raw}}
+	if err := Play(changed); err == nil {
+		t.Error("a different reading played back without error")
+	}
+	short := rec
+	short.Ops = rec.Ops[:len(rec.Ops)-1]
+	if err := Play(short); err == nil {
+		t.Error("a recording missing its last transfer played back without error")
+	}
 }
 
 // TestRecordPlayback records the emulated hat and plays the recording back
@@ -60,8 +126,10 @@ func TestRecordPlayback(t *testing.T) {
 	if len(readings) != 2 || readings[0] != want || readings[1] != want {
 		t.Fatalf("readings %+v, want 2 x %+v", readings, want)
 	}
-	// Only what reached the bus successfully is recorded: the NACK at 0x04 is not.
-	if len(ops) != 2+2*3 || ops[0].Addr != 0x08 {
+	// Only what reached the bus successfully is recorded: the NACK at 0x04
+	// is not. Each read is two transfers: the register alone, then the
+	// register and the read.
+	if len(ops) != 2*(2+2*3) || ops[0].Addr != 0x08 {
 		t.Fatalf("recorded %d ops starting at %#x", len(ops), ops[0].Addr)
 	}
 
@@ -83,11 +151,13 @@ func TestRecordPlayback(t *testing.T) {
 	}
 
 	var b strings.Builder
-	if err := WriteGo(&b, ops[:2]); err != nil {
+	if err := WriteGo(&b, ops[:4]); err != nil {
 		t.Fatal(err)
 	}
 	wantGo := "[]i2ctest.IO{\n" +
+		"\t{Addr: 0x08, W: []byte{0x00}, R: nil},\n" +
 		"\t{Addr: 0x08, W: []byte{0x00}, R: []byte{0x04, 0x00}},\n" +
+		"\t{Addr: 0x08, W: []byte{0x02}, R: nil},\n" +
 		"\t{Addr: 0x08, W: []byte{0x02}, R: []byte{0x02, 0x00}},\n" +
 		"}\n"
 	if b.String() != wantGo {
@@ -102,7 +172,7 @@ func TestRecordError(t *testing.T) {
 	hat := grovehatsim.New()
 	hat.SetFirmware(1)
 	ops, _, err := Record(hat, nil, 0, 1)
-	if err == nil || len(ops) != 2 {
+	if err == nil || len(ops) != 4 {
 		t.Fatalf("v0.1: %v after %d ops", err, len(ops))
 	}
 }

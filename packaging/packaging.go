@@ -9,22 +9,17 @@
 package packaging
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"debug/buildinfo"
 	"embed"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -218,18 +213,6 @@ func pick[T any](all []T, names []string, name func(T) string) ([]T, error) {
 	return out, nil
 }
 
-func moduleDir(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("packaging: go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("packaging: not inside the nightlight module: run from its directory")
-	}
-	return filepath.Dir(gomod), nil
-}
-
 type builder struct {
 	o     Options
 	stage string
@@ -244,36 +227,49 @@ func (b *builder) build(ctx context.Context, a Arch, p Package) (string, error) 
 	if err := b.goBuild(ctx, a, p, bin); err != nil {
 		return "", err
 	}
+	if err := b.generate(ctx, dir, p, bin); err != nil {
+		return "", err
+	}
+	return b.write(b.info(a, p, dir, b.contents(dir, p, bin)))
+}
 
+// generate writes into dir the files the package has that the tree does
+// not: copyright, changelog, the man page gzipped, lintian overrides and
+// the maintainer scripts.
+func (b *builder) generate(ctx context.Context, dir string, p Package, bin string) error {
 	gen := map[string][]byte{}
 	var err error
 	if gen["copyright"], err = b.copyright(ctx, p, bin); err != nil {
-		return "", err
+		return err
 	}
 	if gen["changelog.Debian.gz"], err = gzipped(b.changelog(p)); err != nil {
-		return "", err
+		return err
 	}
 	man, err := assets.ReadFile("man/" + p.Name + ".1")
 	if err != nil {
-		return "", err
+		return err
 	}
 	if gen["man.1.gz"], err = gzipped(man); err != nil {
-		return "", err
+		return err
 	}
 	if gen["lintian-overrides"], err = assets.ReadFile("debian/" + p.Name + ".lintian-overrides"); err != nil {
-		return "", err
+		return err
 	}
 	for _, script := range []string{"postinst", "prerm", "postrm"} {
 		if gen[script], err = b.script(script, p); err != nil {
-			return "", err
+			return err
 		}
 	}
 	for name, data := range gen {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return "", err
+			return err
 		}
 	}
+	return nil
+}
 
+// contents lists where each file goes on the machine.
+func (b *builder) contents(dir string, p Package, bin string) files.Contents {
 	mod := func(rel string) string { return filepath.Join(b.o.ModuleDir, rel) }
 	file := func(src, dst string, mode os.FileMode) *files.Content {
 		return &files.Content{Source: src, Destination: dst, Type: files.TypeFile,
@@ -296,8 +292,12 @@ func (b *builder) build(ctx context.Context, a Arch, p Package) (string, error) 
 	if p.Udev {
 		contents = append(contents, file(mod("systemd/"+p.Name+".rules"), "/lib/udev/rules.d/60-"+p.Name+".rules", 0o644))
 	}
+	return contents
+}
 
-	info := &nfpm.Info{
+// info is the package's control data.
+func (b *builder) info(a Arch, p Package, dir string, contents files.Contents) *nfpm.Info {
+	return nfpm.WithDefaults(&nfpm.Info{
 		Name:          p.Name,
 		Arch:          a.Deb,
 		Platform:      "linux",
@@ -320,8 +320,11 @@ func (b *builder) build(ctx context.Context, a Arch, p Package) (string, error) 
 			},
 			Deb: nfpm.Deb{Compression: "xz"},
 		},
-	}
-	info = nfpm.WithDefaults(info)
+	})
+}
+
+// write makes the .deb in the output directory, whole or not at all.
+func (b *builder) write(info *nfpm.Info) (string, error) {
 	if err := info.Validate(); err != nil {
 		return "", err
 	}
@@ -343,217 +346,4 @@ func (b *builder) build(ctx context.Context, a Arch, p Package) (string, error) 
 		return "", err
 	}
 	return out, os.Rename(tmp.Name(), out)
-}
-
-// ReleaseTags are the build tags of the shipped programs: nodemo leaves the
-// demo, with its embedded broker and server, out of the daemon.
-const ReleaseTags = "nodemo"
-
-// goBuild makes a static, stripped binary whose paths do not depend on the
-// machine that built it.
-func (b *builder) goBuild(ctx context.Context, a Arch, p Package, out string) error {
-	fmt.Fprintf(b.o.Log, "building %s for %s\n", p.Name, a.Deb)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", ReleaseTags,
-		"-ldflags", "-s -w -X main.version="+b.o.Version,
-		"-o", out, p.Cmd)
-	cmd.Dir = b.o.ModuleDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH)
-	cmd.Env = append(cmd.Env, a.Env...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", p.Cmd, err, stderr.Bytes())
-	}
-	return nil
-}
-
-func (b *builder) script(name string, p Package) ([]byte, error) {
-	t, err := template.ParseFS(assets, "debian/"+name+".tmpl")
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	err = t.Execute(&buf, map[string]any{
-		"Package":    p.Name,
-		"Unit":       p.Name + ".service",
-		"Sysusers":   p.Sysusers,
-		"Udev":       p.Udev,
-		"PurgePaths": p.PurgePaths,
-	})
-	return buf.Bytes(), err
-}
-
-// changelog is a one-entry Debian changelog for the version built; the
-// project's history is its git log.
-func (b *builder) changelog(p Package) []byte {
-	return fmt.Appendf(nil, "%s (%s-%s) stable; urgency=medium\n\n"+
-		"  * Package of nightlight %s, built from the project's sources.\n\n"+
-		" -- %s  %s\n",
-		p.Name, b.o.Version, b.o.Revision, b.o.Version, b.o.Maintainer, b.o.Time.Format(time.RFC1123Z))
-}
-
-// gzipped compresses as gzip -9n does: best compression, no name and no
-// time in the header, so the same input gives the same bytes.
-func gzipped(data []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(data); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// copyright writes the machine-readable copyright file: nightlight's own
-// licence, then the licence texts of the Go toolchain and of every module
-// linked into the binary, read from the build info the binary carries and
-// from the module cache that built it.
-func (b *builder) copyright(ctx context.Context, p Package, bin string) ([]byte, error) {
-	bi, err := buildinfo.ReadFile(bin)
-	if err != nil {
-		return nil, err
-	}
-	env, err := goEnv(ctx, b.o.ModuleDir, "GOROOT", "GOMODCACHE")
-	if err != nil {
-		return nil, err
-	}
-
-	var w bytes.Buffer
-	w.WriteString("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")
-	w.WriteString("Upstream-Name: nightlight\n")
-	fmt.Fprintf(&w, "Upstream-Contact: %s\n", b.o.Maintainer)
-	w.WriteString("Comment: usr/bin/" + p.Name + " is a statically linked Go program. Besides\n" +
-		" nightlight's own code it contains the Go standard library and runtime and\n" +
-		" the Go modules named in the Files paragraphs below, each under the licence\n" +
-		" text that came with the version built in.\n")
-
-	own, err := licenceText(b.o.ModuleDir)
-	if errors.Is(err, os.ErrNotExist) {
-		own = []byte("No licence file was found in the nightlight sources this package was\nbuilt from; all rights are reserved by the authors.\n")
-	} else if err != nil {
-		return nil, err
-	}
-	paragraph(&w, "*", "The nightlight authors", "nightlight", own)
-
-	goText, err := licenceText(env["GOROOT"])
-	if err != nil {
-		return nil, fmt.Errorf("licence of the Go toolchain: %w", err)
-	}
-	paragraph(&w, "go/*", "The Go Authors", "Go ("+bi.GoVersion+")", goText)
-
-	for _, dep := range bi.Deps {
-		m := dep
-		if dep.Replace != nil {
-			m = dep.Replace
-		}
-		dir, err := moduleCacheDir(env["GOMODCACHE"], m.Path, m.Version)
-		if err != nil {
-			return nil, err
-		}
-		text, err := licenceText(dir)
-		if err != nil {
-			return nil, fmt.Errorf("licence of %s %s: %w", m.Path, m.Version, err)
-		}
-		paragraph(&w, m.Path+"/*", "The authors of "+m.Path, m.Path+" "+m.Version, text)
-	}
-	return w.Bytes(), nil
-}
-
-// paragraph writes a Files paragraph with its licence text inline; the
-// licence "name" is the module, whose text follows, since no list of
-// identifiers covers every module's wording.
-func paragraph(w *bytes.Buffer, glob, holder, name string, text []byte) {
-	fmt.Fprintf(w, "\nFiles: %s\nCopyright: %s\nLicense: %s\n", glob, holder, name)
-	for _, line := range strings.Split(strings.TrimRight(strings.ReplaceAll(string(text), "\r\n", "\n"), "\n \t"), "\n") {
-		line = strings.TrimRight(line, " \t")
-		if line == "" {
-			w.WriteString(" .\n")
-			continue
-		}
-		w.WriteString(" " + line + "\n")
-	}
-}
-
-// licenceNames are the file names that hold a module's licence, and the
-// NOTICE files that the Apache licence requires to go along with it.
-var licenceNames = []string{
-	"LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "COPYING", "LICENSE-APACHE", "LICENSE-MIT",
-	"edl-v10", "epl-v20", "NOTICE", "NOTICE.txt", "NOTICE.md",
-}
-
-func licenceText(dir string) ([]byte, error) {
-	var out []byte
-	for _, name := range licenceNames {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(out) > 0 {
-			out = append(out, "\n"...)
-		}
-		if isApache2(data) {
-			// Debian ships this text once; policy 12.5 asks to refer to it.
-			data = []byte("Licensed under the Apache License, Version 2.0. On Debian systems the\n" +
-				"complete text of the Apache License 2.0 can be found in\n" +
-				"/usr/share/common-licenses/Apache-2.0.")
-		}
-		out = append(out, bytes.TrimSpace(data)...)
-		out = append(out, '\n')
-	}
-	if out == nil {
-		return nil, fmt.Errorf("no licence file in %s: %w", dir, os.ErrNotExist)
-	}
-	return out, nil
-}
-
-func isApache2(text []byte) bool {
-	return bytes.Contains(text, []byte("Apache License")) &&
-		bytes.Contains(text, []byte("Version 2.0, January 2004")) &&
-		bytes.Contains(text, []byte("TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION"))
-}
-
-func goEnv(ctx context.Context, dir string, names ...string) (map[string]string, error) {
-	cmd := exec.CommandContext(ctx, "go", append([]string{"env"}, names...)...)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("go env: %w", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != len(names) {
-		return nil, fmt.Errorf("go env: %d values for %d names", len(lines), len(names))
-	}
-	env := map[string]string{}
-	for i, n := range names {
-		env[n] = lines[i]
-	}
-	return env, nil
-}
-
-// moduleCacheDir is where the go command unpacks a module version: upper
-// case letters are written as '!' and the lower case letter.
-func moduleCacheDir(cache, path, version string) (string, error) {
-	if version == "" || version == "(devel)" {
-		return "", fmt.Errorf("module %s has no version: build from the module cache, not a replace to a directory", path)
-	}
-	esc := func(s string) string {
-		var b strings.Builder
-		for _, r := range s {
-			if 'A' <= r && r <= 'Z' {
-				b.WriteByte('!')
-				r += 'a' - 'A'
-			}
-			b.WriteRune(r)
-		}
-		return b.String()
-	}
-	return filepath.Join(cache, filepath.FromSlash(esc(path)+"@"+esc(version))), nil
 }

@@ -10,5 +10,6 @@
 //   - board: host initialisation and bus/pin opening in one place, with errors
 //     that say what to do; the only package the daemon needs.
 //
-// Nothing here imports MQTT or systemd; deps_test.go keeps it that way.
+// Nothing here imports MQTT or systemd; cmd/internal/treetest keeps it that
+// way.
 package hw

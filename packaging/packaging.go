@@ -4,7 +4,7 @@
 //
 // The packages behave as debhelper-made ones do: the maintainer scripts in
 // debian/ are those dh_installsysusers and dh_installsystemd would write.
-// cmd/mkdeb is the command line; README.md ("Install on a Raspberry Pi") tells how to use the
+// cmd/dev/mkdeb is the command line; docs/install.md tells how to use the
 // result.
 package packaging
 

@@ -32,6 +32,11 @@ func TestHarness(t *testing.T) {
 	o.Transitions, o.Steady = 4, 20*time.Second
 	o.Command = "NIGHTLIGHT_BENCH_HARNESS=1 go test ./cmd/dev/bench"
 	o.Progress = testLog{t}
+	// And -doc, into a document of its own.
+	o.Doc = filepath.Join(t.TempDir(), "performance.md")
+	if err := os.WriteFile(o.Doc, []byte("# Performance\n\n"+docBegin+"\n"+docEnd+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -57,6 +62,11 @@ func TestHarness(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no %q", want)
 		}
+	}
+	if doc, err := os.ReadFile(o.Doc); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(string(doc), docBegin+"\n\n"+rep.body()) {
+		t.Errorf("-doc wrote\n%s\nwant the table between the markers", doc)
 	}
 	if len(rep.results) != 3 {
 		t.Fatalf("%d systems measured, want 3: ours polled, ours on alert, the lesson", len(rep.results))

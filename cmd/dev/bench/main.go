@@ -5,7 +5,11 @@
 // Markdown table: darkness-to-LED latency, messages per hour, memory and CPU
 // at steady light, and binary or installed size.
 //
-//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE]
+//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE] [-doc FILE]
+//
+// With -doc docs/performance.md it also writes the table into that file,
+// between the lines <!-- bench: begin --> and <!-- bench: end -->, so that
+// the figures there are the bench's and never edited by hand.
 //
 // Ours run with the timer slack their systemd units set; the lesson's
 // programs as the lesson runs them. It needs mosquitto, and Debian's python3
@@ -37,6 +41,7 @@ type options struct {
 	Dark        int
 	Python      string // an interpreter with paho-mqtt 1.6
 	Out         string // also write the table here
+	Doc         string // also write the table into this document's region (docfile.go)
 
 	// Ours: the device's sampling settings, passed when its flags exist.
 	Interval    time.Duration
@@ -85,6 +90,7 @@ func main() {
 	fs.IntVar(&o.Dark, "dark", o.Dark, "dark light level")
 	fs.StringVar(&o.Python, "python", o.Python, "Python 3 interpreter with paho-mqtt 1.6 (Debian: python3-paho-mqtt)")
 	fs.StringVar(&o.Out, "out", "", "also write the table to this file")
+	fs.StringVar(&o.Doc, "doc", "", "also write the table into this Markdown file, between its lines "+docBegin+" and "+docEnd+" (e.g. docs/performance.md)")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "ours: telemetry interval (heartbeat)")
 	fs.DurationVar(&o.SampleEvery, "sample-every", o.SampleEvery, "ours: sensor sampling period")
 	fs.IntVar(&o.Deadband, "deadband", o.Deadband, "ours: light change published at once")
@@ -99,6 +105,13 @@ func main() {
 	if fs.NArg() > 0 || o.Transitions < 1 || o.Steady < 10*time.Second || o.TimerSlack < 0 {
 		fmt.Fprintln(os.Stderr, "bench: want -transitions 1 or more, -steady 10s or more, -timer-slack 0 or more, and no arguments")
 		os.Exit(2)
+	}
+	if o.Doc != "" {
+		// Before the minutes of measuring, not after them.
+		if err := checkDoc(o.Doc); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
 	}
 	o.Command = strings.Join(append([]string{"go run ./cmd/dev/bench"}, os.Args[1:]...), " ")
 	o.Progress = os.Stderr
@@ -177,6 +190,11 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	}
 	if o.Out != "" {
 		if err := os.WriteFile(o.Out, []byte(table), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if o.Doc != "" {
+		if err := writeDoc(o.Doc, rep.body()); err != nil {
 			return nil, err
 		}
 	}

@@ -112,12 +112,18 @@ const (
 	targetCPUPerHour = 1.0
 )
 
-// markdown renders the report as the table README shows.
+// markdown renders the report as a Markdown section: a heading, then body.
 func (r *report) markdown() string {
+	return "## nightlight and the lesson's Python programs, measured side by side\n\n" + r.body()
+}
+
+// body is the report without its heading, as docs/performance.md shows it
+// (-doc writes it there, under the document's own heading): what was
+// measured on which machine, the table, and the targets.
+func (r *report) body() string {
 	o, m := r.opts, r.machine
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("## nightlight and the lesson's Python programs, measured side by side\n\n")
 	p("- Machine: %s, %d cores; %s; %s\n", m.cpu, m.cores, m.os, m.kernel)
 	p("- Date: %s\n", m.date.Format("2006-01-02 15:04 MST"))
 	p("- Command: `%s`\n", o.Command)

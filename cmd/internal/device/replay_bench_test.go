@@ -24,7 +24,7 @@ import (
 // (the outbox must never load the backlog whole).
 //
 // The backlog is 100,000 readings; NIGHTLIGHT_BENCH_BACKLOG=1000000 gives the
-// memory figure the README quotes. Run with -benchtime=1x: one iteration is
+// memory figure docs/performance.md quotes. Run with -benchtime=1x: one iteration is
 // one whole replay.
 func BenchmarkReplayMosquitto(b *testing.B) {
 	backlog := 100_000

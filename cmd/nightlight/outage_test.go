@@ -124,24 +124,24 @@ func (d *daemon) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// waitDelivered waits until every seq the device logged has arrived.
-func waitDelivered(t *testing.T, r *consumer, stored func() []uint64) {
+// waitDelivered waits until every seq the device logged has arrived, and
+// returns the seqs it waited for: the device goes on storing readings, and
+// those stored after the last look have not had their chance to arrive.
+func waitDelivered(t *testing.T, r *consumer, stored func() []uint64) []uint64 {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		want := stored()
 		got := map[uint64]bool{}
 		for _, s := range r.received() {
 			got[s] = true
 		}
 		all := true
-		for _, s := range stored() {
+		for _, s := range want {
 			all = all && got[s]
 		}
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			return // checkDelivery names what is missing
+		if all || time.Now().After(deadline) {
+			return want // checkDelivery names what is missing
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -172,9 +172,9 @@ func TestOutage(t *testing.T) {
 			d.out.WaitFor(t, 10*time.Second, "connection lost")
 			time.Sleep(2 * time.Second) // ~40 readings into the outbox
 			proxy.Up()
-			waitDelivered(t, server, func() []uint64 { return appended(d.out.String()) })
+			stored := waitDelivered(t, server, func() []uint64 { return appended(d.out.String()) })
 			d.stop(t, syscall.SIGTERM)
-			checkDelivery(t, appended(d.out.String()), server.received())
+			checkDelivery(t, stored, server.received())
 		})
 
 		t.Run("device killed while away", func(t *testing.T) {
@@ -190,9 +190,9 @@ func TestOutage(t *testing.T) {
 			time.Sleep(1500 * time.Millisecond)
 			proxy.Up()
 			stored := func() []uint64 { return append(appended(first.out.String()), appended(second.out.String())...) }
-			waitDelivered(t, server, stored)
+			want := waitDelivered(t, server, stored)
 			second.stop(t, syscall.SIGTERM)
-			checkDelivery(t, stored(), server.received())
+			checkDelivery(t, want, server.received())
 		})
 	})
 }

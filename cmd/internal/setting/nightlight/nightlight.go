@@ -97,9 +97,10 @@ var Settings = config.Program{
 		}},
 		{Title: "Commands and offline behaviour", Settings: []config.Setting{
 			{Name: "threshold", Default: wire.DefaultThreshold,
-				Help: "offline fallback: LED on below this light level, as the server decides",
-				Doc: "The server's threshold, for the offline fallback (LED on below this light level, as the server decides) " +
-					"and for publishing a reading that crosses it at once."},
+				Help: "this device's threshold: the LED goes on below this light level (the server's rule, and the offline fallback's)",
+				Doc: "This device's threshold (0..1000): the LED goes on below this light level. The device reports it in its state, " +
+					"and the server decides this device's LED by it; the offline fallback uses it, and a reading that crosses it is published at once. " +
+					"A threshold command ({\"threshold\": N} on ID/commands) replaces it until this setting is changed."},
 			{Name: "fallback-after", Default: device.DefaultFallbackAfter,
 				Help: "how long without the broker before the device applies the threshold itself",
 				Doc:  "How long without the broker before the device switches the LED itself by threshold; state.source then says fallback."},

@@ -132,7 +132,11 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 	for _, w := range auth.Warnings() {
 		log.Warn(w)
 	}
-	b, err := board.Open(s.board())
+	bc := s.board()
+	if resume != nil {
+		bc.LEDOn = resume.LEDOn // taken over as the previous run left it: no blink
+	}
+	b, err := board.Open(bc)
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,8 @@ func (d Details) String() string {
 // do. For sim it emulates a Grove Base Hat on a fake bus, runs the real
 // grovehat driver on it, and drives a fake LED pin.
 //
-// The LED starts off. Close releases what Open opened.
+// The LED starts off, or on with Config.LEDOn. Close releases what Open
+// opened.
 func Open(cfg Config) (*Board, error) {
 	return open(cfg, hostSystem(), time.Now, false)
 }
@@ -139,7 +140,7 @@ func (b *Board) openReal(sys system) (err error) {
 		b.bus, b.desc = bus, what
 		return nil
 	}
-	if b.pin, b.led, err = openLED(sys, cfg.LEDPin); err != nil {
+	if b.pin, b.led, err = openLED(sys, cfg.LEDPin, cfg.LEDOn); err != nil {
 		return err
 	}
 	if cfg.AlertPin != "" {
@@ -184,15 +185,15 @@ func (b *Board) openChip(bus i2c.Bus) (string, error) {
 	}
 }
 
-// openLED looks the LED pin up by name and drives it low.
-func openLED(sys system, name string) (gpio.PinIO, *led.Dev, error) {
+// openLED looks the LED pin up by name and drives it: low, or high when on.
+func openLED(sys system, name string, on bool) (gpio.PinIO, *led.Dev, error) {
 	pin := sys.pinByName(name)
 	if pin == nil {
 		f := failure{part: partPin, name: name}
 		f.dev, f.fact = sys.gpioFact()
 		return nil, nil, explain(f)
 	}
-	l, err := led.New(pin)
+	l, err := led.New(pin, &led.Opts{On: on})
 	if err != nil {
 		return nil, nil, explain(failure{part: partLED, name: name, err: err})
 	}

@@ -371,3 +371,33 @@ func TestOpenSensor(t *testing.T) {
 		t.Fatalf("the LED pin was driven %d times (now %s); bus closed %d times", pin.outs, pin.Read(), bus.closes)
 	}
 }
+
+// TestOpenLEDOn: a board opened with LEDOn (a daemon's reload) drives the
+// LED high from the start, never low on the way.
+func TestOpenLEDOn(t *testing.T) {
+	bus := &closeCounter{BusCloser: &i2ctest.Playback{Ops: grovehatsim.ReadScript(hatOps()...), DontPanic: true}}
+	pin := &gpiotest.Pin{N: "GPIO5", L: gpio.High} // lit by the previous run
+	lows := 0
+	sys := &fakeSystem{bus: bus, pins: map[string]gpio.PinIO{"GPIO5": &countingPin{Pin: pin, lows: &lows}}}
+	b, err := open(Config{LEDOn: true}, sys.system(), time.Now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if !b.LED() || pin.Read() != gpio.High || lows != 0 {
+		t.Fatalf("after Open with LEDOn: LED() %t, pin %s, driven low %d times", b.LED(), pin.Read(), lows)
+	}
+}
+
+// countingPin counts how often it is driven low.
+type countingPin struct {
+	*gpiotest.Pin
+	lows *int
+}
+
+func (p *countingPin) Out(l gpio.Level) error {
+	if l == gpio.Low {
+		*p.lows++
+	}
+	return p.Pin.Out(l)
+}

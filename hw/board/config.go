@@ -36,7 +36,10 @@ type Config struct {
 	// and sim only): the board then watches the light with the chip's window
 	// comparator (Watch, Alerts) instead of being read at every sample. With
 	// sim it emulates an ADS1115 instead of a Grove Base Hat. "" = polled.
-	AlertPin  string
+	AlertPin string
+	// LEDOn opens the LED on instead of off: a daemon reloading in-process
+	// takes the LED over as the previous run left it, with no blink.
+	LEDOn     bool
 	SimLight  string        // sim only: file holding the level 0..1000, re-read at every sample (with AlertPin: when it changes)
 	SimPeriod time.Duration // sim only, no SimLight: period of the day/night curve, default 10m
 }

@@ -92,7 +92,7 @@ func (b *Board) openSim() error {
 	if !b.sensorOnly {
 		// Num -1: no real pin number, as periph's pin.INVALID.
 		pin := &gpiotest.Pin{N: cfg.LEDPin, Num: -1, Fn: string(gpio.OUT)}
-		l, err := led.New(pin)
+		l, err := led.New(pin, &led.Opts{On: cfg.LEDOn})
 		if err != nil {
 			b.sensor.stop()
 			return fmt.Errorf("sim: %w", err)

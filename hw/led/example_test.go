@@ -17,7 +17,7 @@ func Example() {
 	if pin == nil {
 		log.Fatal("no pin GPIO5")
 	}
-	l, err := led.New(pin) // starts off
+	l, err := led.New(pin, nil) // starts off
 	if err != nil {
 		log.Fatal(err)
 	}

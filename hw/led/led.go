@@ -18,14 +18,24 @@ type Dev struct {
 	on bool
 }
 
-// New drives pin low (LED off) and returns the LED on it.
-func New(pin gpio.PinOut) (*Dev, error) {
+// Opts are the LED's options.
+type Opts struct {
+	// On is the state New puts the LED in: a program that takes the LED
+	// over from another (a daemon's reload) keeps it as it was, with no
+	// blink. The zero value, and nil Opts, start it off.
+	On bool
+}
+
+// New drives pin to the state opts asks (low: LED off, by default) and
+// returns the LED on it.
+func New(pin gpio.PinOut, opts *Opts) (*Dev, error) {
 	if pin == nil {
 		return nil, errors.New("led: nil pin")
 	}
-	d := &Dev{pin: pin}
-	if err := pin.Out(gpio.Low); err != nil {
-		return nil, fmt.Errorf("led: drive %s low: %w", pin.Name(), err)
+	on := opts != nil && opts.On
+	d := &Dev{pin: pin, on: on}
+	if err := pin.Out(gpio.Level(on)); err != nil {
+		return nil, fmt.Errorf("led: drive %s %s: %w", pin.Name(), map[bool]string{true: "high", false: "low"}[on], err)
 	}
 	return d, nil
 }

@@ -31,7 +31,7 @@ func TestNewDrivesLow(t *testing.T) {
 	// gpiotest.Pin keeps only the last level, so the pin starts high (left on
 	// by a previous program): reading low after New proves New drove it low.
 	p := &gpiotest.Pin{N: "GPIO5", L: gpio.High}
-	d, err := led.New(p)
+	d, err := led.New(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +46,38 @@ func TestNewDrivesLow(t *testing.T) {
 	}
 }
 
+// levelsPin records every level driven on it.
+type levelsPin struct {
+	*gpiotest.Pin
+	driven []gpio.Level
+}
+
+func (p *levelsPin) Out(l gpio.Level) error {
+	p.driven = append(p.driven, l)
+	return p.Pin.Out(l)
+}
+
+// TestNewOn: a program that takes a lit LED over (a daemon's reload) opens
+// it on, and the pin is never driven low on the way: no blink.
+func TestNewOn(t *testing.T) {
+	p := &levelsPin{Pin: &gpiotest.Pin{N: "GPIO5", L: gpio.High}}
+	d, err := led.New(p, &led.Opts{On: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.On() || p.Read() != gpio.High {
+		t.Fatalf("after New with On: pin %s, On() %t; want high and on", p.Read(), d.On())
+	}
+	for _, l := range p.driven {
+		if l == gpio.Low {
+			t.Fatalf("the pin was driven %v: the LED blinked", p.driven)
+		}
+	}
+}
+
 func TestSet(t *testing.T) {
 	p := &gpiotest.Pin{N: "GPIO5"}
-	d, err := led.New(p)
+	d, err := led.New(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +97,14 @@ func TestSet(t *testing.T) {
 func TestErrors(t *testing.T) {
 	busy := errors.New("line_request ioctl: device or resource busy")
 	p := &failingPin{Pin: &gpiotest.Pin{N: "GPIO5"}, err: busy}
-	if _, err := led.New(p); !errors.Is(err, busy) || !strings.HasPrefix(err.Error(), "led: drive GPIO5 low: ") {
+	if _, err := led.New(p, nil); !errors.Is(err, busy) || !strings.HasPrefix(err.Error(), "led: drive GPIO5 low: ") {
 		t.Fatalf("New error = %v", err)
 	}
-	if _, err := led.New(nil); err == nil {
+	if _, err := led.New(nil, nil); err == nil {
 		t.Fatal("New(nil) succeeded")
 	}
 
-	d, err := led.New(p)
+	d, err := led.New(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +123,7 @@ func TestErrors(t *testing.T) {
 // TestConcurrent is meant for -race.
 func TestConcurrent(t *testing.T) {
 	p := &gpiotest.Pin{N: "GPIO5"}
-	d, err := led.New(p)
+	d, err := led.New(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

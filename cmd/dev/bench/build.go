@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"nightlight/packaging"
 )
 
 // The lesson's programs travel inside the harness, so it runs from any
@@ -28,12 +26,13 @@ type scripts struct{ device, server string }
 
 // buildOurs builds both programs as the .debs ship them: static
 // (CGO_ENABLED=0: no C library mapped, 1.4 MB less resident), stripped,
-// without paths of the build machine, and without the demo.
-func buildOurs(ctx context.Context, dir string) (binaries, error) {
+// without paths of the build machine, and with the packages' tags (no
+// demo) unless tags says otherwise.
+func buildOurs(ctx context.Context, dir, tags string) (binaries, error) {
 	b := binaries{device: filepath.Join(dir, "nightlight"), server: filepath.Join(dir, "nightlight-server")}
 	for out, pkg := range map[string]string{b.device: "nightlight/cmd/nightlight", b.server: "nightlight/cmd/nightlight-server"} {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		c := commandContext(ctx, "go", "build", "-trimpath", "-tags", packaging.ReleaseTags, "-ldflags", "-s -w", "-o", out, pkg)
+		c := commandContext(ctx, "go", "build", "-trimpath", "-tags", tags, "-ldflags", "-s -w", "-o", out, pkg)
 		c.Env = append(c.Env, "CGO_ENABLED=0")
 		msg, err := c.CombinedOutput()
 		cancel()

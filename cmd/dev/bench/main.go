@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"nightlight/packaging"
 )
 
 // options are the harness's settings; defaultOptions gives the flags' defaults.
@@ -52,6 +54,8 @@ type options struct {
 	// TimerSlack is what our systemd units set (TimerSlackNSec), so ours run
 	// here as installed; 0 leaves the kernel's default (50 us).
 	TimerSlack time.Duration
+	// Tags are the build tags of ours: the packages' (no demo) by default.
+	Tags string
 
 	Command  string    // the command line, for the table
 	Progress io.Writer // one line per step; nil: quiet
@@ -74,6 +78,7 @@ func defaultOptions() options {
 		PublishGap:  500 * time.Millisecond,
 		AlertPin:    "GPIO6",
 		TimerSlack:  time.Millisecond,
+		Tags:        packaging.ReleaseTags,
 	}
 }
 
@@ -96,6 +101,7 @@ func main() {
 	fs.IntVar(&o.Deadband, "deadband", o.Deadband, "ours: light change published at once")
 	fs.DurationVar(&o.PublishGap, "publish-gap", o.PublishGap, "ours: least time between two readings published")
 	fs.DurationVar(&o.TimerSlack, "timer-slack", o.TimerSlack, "ours: timer slack of our processes, as their systemd units set it (TimerSlackNSec); 0: the kernel's default")
+	fs.StringVar(&o.Tags, "tags", o.Tags, "ours: build tags, as the packages build them by default; -tags '' builds ours with the demo, as before it left the daemon")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -138,7 +144,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	defer os.RemoveAll(dir)
 
 	o.progress("building our binaries (static, stripped)")
-	bins, err := buildOurs(ctx, dir)
+	bins, err := buildOurs(ctx, dir, o.Tags)
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,11 @@ func (r *report) body() string {
 	p("- Date: %s\n", m.date.Format("2006-01-02 15:04 MST"))
 	p("- Command: `%s`\n", o.Command)
 	p("- Software: %s, %s, Python %s, paho-mqtt %s\n", m.goVersion, m.mosquitto, m.python, m.paho)
+	tags := o.Tags
+	if tags == "" {
+		tags = "none (the demo included)"
+	}
+	p("- Ours built static and stripped as the packages are, build tags: %s\n", tags)
 	for _, res := range r.results {
 		p("- %s: %s\n", capitalize(res.sys.column), res.sys.label)
 	}

@@ -108,7 +108,9 @@ func what(c wire.Command) []any {
 // onConnect runs on the connection's goroutine after the subscriptions are
 // restored: the broker is back, and the sender has work.
 func (d *Device) onConnect() {
-	d.counts.Connects.Add(1)
+	if !d.connectedOnce.CompareAndSwap(false, true) {
+		d.counts.Reconnects.Add(1)
+	}
 	d.offlineFrom.Store(0)
 	signal(d.connected)
 }

@@ -18,7 +18,7 @@ type Counters struct {
 	ReadingsUnstored  atomic.Uint64 // refused by the outbox (a full or read-only disk): lost
 	ReadingsPublished atomic.Uint64 // acknowledged by the broker (a replayed reading counts again)
 	SensorErrors      atomic.Uint64 // failed reads of the sensor
-	Connects          atomic.Uint64 // connections to the broker made
+	Reconnects        atomic.Uint64 // connections to the broker made again after one was lost
 	commands          [len(commandOutcomes)]atomic.Uint64
 }
 

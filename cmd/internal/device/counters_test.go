@@ -38,8 +38,8 @@ func TestCounters(t *testing.T) {
 	if c.ReadingsStored.Load() < c.ReadingsPublished.Load() {
 		t.Errorf("%d stored < %d published", c.ReadingsStored.Load(), c.ReadingsPublished.Load())
 	}
-	if c.Connects.Load() != 1 {
-		t.Errorf("connects %d, want 1", c.Connects.Load())
+	if c.Reconnects.Load() != 0 {
+		t.Errorf("reconnects %d after the first connection, want 0", c.Reconnects.Load())
 	}
 
 	h.command(t, `{"led_on": true}`, false)
@@ -64,6 +64,9 @@ func TestCounters(t *testing.T) {
 		}
 	}
 
+	h.conn.Lose()
+	h.conn.Connect()
+	waitCount(t, "reconnects", 1, c.Reconnects.Load)
 	hw.fail(errBus)
 	waitCount(t, "sensor errors", 1, c.SensorErrors.Load)
 	h.stop(t)

@@ -148,14 +148,15 @@ type Device struct {
 	conn Conn
 	log  *slog.Logger
 
-	cmds        chan incoming // from the connection's goroutine to the main loop
-	connected   chan struct{} // the sender's wake-up after each connect
-	againAsked  chan struct{} // the sender's wake-up when the announcement is asked for again
-	offlineFrom atomic.Int64  // unix nanos when the link went down; 0 while up
-	state       stateBox      // the retained state, shared with the sender
-	counts      *Counters     // totals, shared with whoever reports them
-	lastLight   atomic.Int64  // the newest sample, for the metrics; -1 before the first
-	sentPending int64         // the outbox's pending count in the state last confirmed; the sender's
+	cmds          chan incoming // from the connection's goroutine to the main loop
+	connected     chan struct{} // the sender's wake-up after each connect
+	againAsked    chan struct{} // the sender's wake-up when the announcement is asked for again
+	offlineFrom   atomic.Int64  // unix nanos when the link went down; 0 while up
+	state         stateBox      // the retained state, shared with the sender
+	counts        *Counters     // totals, shared with whoever reports them
+	connectedOnce atomic.Bool   // a connection was made in this run: the next is a reconnect
+	lastLight     atomic.Int64  // the newest sample, for the metrics; -1 before the first
+	sentPending   int64         // the outbox's pending count in the state last confirmed; the sender's
 
 	// Owned by the main loop.
 	choices     Choices // a person's, kept across runs

@@ -5,7 +5,10 @@
 // Markdown table: darkness-to-LED latency, messages per hour, memory and CPU
 // at steady light, and binary or installed size.
 //
-//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE]
+//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-metrics] [-out FILE]
+//
+// With -metrics ours serve their metrics endpoint (--metrics-listen on a
+// free loopback port), which nobody scrapes: the cost of having it on.
 //
 // Ours run with the timer slack their systemd units set; the lesson's
 // programs as the lesson runs them. It needs mosquitto, and Debian's python3
@@ -47,6 +50,8 @@ type options struct {
 	// TimerSlack is what our systemd units set (TimerSlackNSec), so ours run
 	// here as installed; 0 leaves the kernel's default (50 us).
 	TimerSlack time.Duration
+	// Metrics has ours serve their metrics endpoint (unscraped).
+	Metrics bool
 
 	Command  string    // the command line, for the table
 	Progress io.Writer // one line per step; nil: quiet
@@ -90,6 +95,7 @@ func main() {
 	fs.IntVar(&o.Deadband, "deadband", o.Deadband, "ours: light change published at once")
 	fs.DurationVar(&o.PublishGap, "publish-gap", o.PublishGap, "ours: least time between two readings published")
 	fs.DurationVar(&o.TimerSlack, "timer-slack", o.TimerSlack, "ours: timer slack of our processes, as their systemd units set it (TimerSlackNSec); 0: the kernel's default")
+	fs.BoolVar(&o.Metrics, "metrics", o.Metrics, "ours: serve the metrics endpoint (--metrics-listen on a free loopback port), unscraped")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

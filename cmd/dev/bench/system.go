@@ -92,7 +92,16 @@ func ours(ctx context.Context, o options, bins binaries, dir string, alert bool)
 			missing = append(missing, "--"+f.name)
 		}
 	}
-	label := "`nightlight run --hardware sim --sim-light FILE " + strings.Join(extra, " ") + "` and `nightlight-server`"
+	var serverExtra []string
+	if o.Metrics {
+		if !has["--metrics-listen"] {
+			return nil, fmt.Errorf("-metrics: %s run --help shows no --metrics-listen flag", bins.device)
+		}
+		// Port 0: each run binds a free port; nobody scrapes it.
+		extra = append(extra, "--metrics-listen", "127.0.0.1:0")
+		serverExtra = []string{"--metrics-listen", "127.0.0.1:0"}
+	}
+	label := "`nightlight run --hardware sim --sim-light FILE " + strings.Join(extra, " ") + "` and `nightlight-server " + strings.Join(serverExtra, " ") + "`"
 	if len(missing) > 0 {
 		label += " (this build has no " + strings.Join(missing, ", ") + ")"
 	}
@@ -112,8 +121,8 @@ func ours(ctx context.Context, o options, bins binaries, dir string, alert bool)
 				"--hardware", "sim", "--sim-light", light, "--state-dir", state}, extra...)
 		},
 		server: func(b broker) []string {
-			return []string{bins.server, "--config", empty, "--broker", b.URL(), "--id", id,
-				"--client-id", id + "-server"}
+			return append([]string{bins.server, "--config", empty, "--broker", b.URL(), "--id", id,
+				"--client-id", id + "-server"}, serverExtra...)
 		},
 	}, nil
 }

@@ -235,7 +235,7 @@ func TestControl(t *testing.T) {
 			if pkg == "nightlight" && !strings.Contains(script("postrm"), "rm -rf '/var/lib/nightlight'") {
 				t.Errorf("postrm does not remove the state directory on purge")
 			}
-			if forgets := strings.Contains(script("prerm"), "timeout 30 /usr/bin/nightlight forget "); forgets != (pkg == "nightlight") {
+			if forgets := strings.Contains(script("prerm"), "timeout 30 nightlight forget "); forgets != (pkg == "nightlight") {
 				t.Errorf("prerm runs nightlight forget: %v", forgets)
 			}
 		})

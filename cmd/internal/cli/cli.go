@@ -117,7 +117,7 @@ func (v Bool) String() string {
 func (v Bool) Set(s string) error {
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return fmt.Errorf("%q is neither true nor false", s)
+		return fmt.Errorf("%q is neither true nor false: write true or false", s)
 	}
 	*v.B = b
 	return nil

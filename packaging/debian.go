@@ -20,6 +20,7 @@ func (b *builder) script(name string, p Package) ([]byte, error) {
 		"Sysusers":   p.Sysusers,
 		"Udev":       p.Udev,
 		"PurgePaths": p.PurgePaths,
+		"Forget":     p.Forget,
 	})
 	return buf.Bytes(), err
 }

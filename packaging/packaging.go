@@ -65,6 +65,11 @@ type Package struct {
 	Sysusers    bool     // ships systemd/<Name>.sysusers as /usr/lib/sysusers.d/<Name>.conf
 	Udev        bool     // ships systemd/<Name>.rules as /lib/udev/rules.d/60-<Name>.rules
 	PurgePaths  []string // removed by "dpkg --purge" besides the conffiles
+	// Forget, when set, is a command prerm runs on removal (not on an
+	// upgrade) once the service is stopped: while the program and its
+	// configuration are still there, which they are not by the time postrm
+	// purge runs. Its failure is reported and never fails the removal.
+	Forget string
 }
 
 // Packages are the two packages built for each architecture.
@@ -89,6 +94,9 @@ system user, in the groups i2c and gpio.`,
 			"/var/lib/nightlight",
 			"/etc/credstore/nightlight-mqtt-password",
 		},
+		// The device leaves Home Assistant and every reader of its retained
+		// messages with the package: its discovery config, state and status.
+		Forget: "nightlight forget --config /etc/nightlight/nightlight.yaml --timeout 10s",
 	},
 	{
 		Name:     "nightlight-server",

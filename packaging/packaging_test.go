@@ -235,6 +235,9 @@ func TestControl(t *testing.T) {
 			if pkg == "nightlight" && !strings.Contains(script("postrm"), "rm -rf '/var/lib/nightlight'") {
 				t.Errorf("postrm does not remove the state directory on purge")
 			}
+			if forgets := strings.Contains(script("prerm"), "timeout 30 nightlight forget "); forgets != (pkg == "nightlight") {
+				t.Errorf("prerm runs nightlight forget: %v", forgets)
+			}
 		})
 	}
 }

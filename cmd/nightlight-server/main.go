@@ -26,6 +26,7 @@ import (
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/control"
+	"nightlight/cmd/internal/metrics"
 	"nightlight/cmd/internal/setting/nightlightserver"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/wire"
@@ -43,6 +44,7 @@ type settings struct {
 	ClientID  string
 	Threshold int
 	MaxAge    time.Duration
+	Metrics   string // host:port of the metrics endpoint; "" for none
 	LogLevel  slog.Level
 	Auth      brokerauth.Settings // TLS, username and password for the broker
 }
@@ -51,12 +53,13 @@ type settings struct {
 // in nightlightserver.Settings, and sets s to their defaults.
 func bindSettings(fs *flag.FlagSet, s *settings) {
 	nightlightserver.Settings.Bind(fs, map[string]any{
-		"broker":    &s.Broker,
-		"id":        &s.ID,
-		"client-id": &s.ClientID,
-		"threshold": &s.Threshold,
-		"max-age":   &s.MaxAge,
-		"log-level": cli.Level{L: &s.LogLevel},
+		"broker":         &s.Broker,
+		"id":             &s.ID,
+		"client-id":      &s.ClientID,
+		"threshold":      &s.Threshold,
+		"max-age":        &s.MaxAge,
+		"metrics-listen": &s.Metrics,
+		"log-level":      cli.Level{L: &s.LogLevel},
 	}, brokerauth.Targets(&s.Auth))
 }
 
@@ -91,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	notifier := systemd.NewNotifier()
-	r := &reloader{args: args, stderr: stderr, notifier: notifier, hup: hup}
+	r := &reloader{args: args, stderr: stderr, notifier: notifier, hup: hup, totals: newTotals()}
 	for {
 		next, err := r.runOnce(ctx, s, l)
 		if next == nil || err != nil {
@@ -109,6 +112,7 @@ type reloader struct {
 	stderr   io.Writer
 	notifier *systemd.Notifier
 	hup      <-chan os.Signal
+	totals   *totals // the metrics' counts, across runs
 }
 
 // loaded is a configuration a reload brought.
@@ -128,7 +132,7 @@ func (r *reloader) runOnce(ctx context.Context, s *settings, l *config.Loaded) (
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- serve(runCtx, s, log, r.notifier) }()
+	go func() { done <- serve(runCtx, s, log, r.notifier, r.totals) }()
 	for {
 		select {
 		case err := <-done:
@@ -183,6 +187,9 @@ func load(args []string, stderr io.Writer) (*settings, *config.Loaded, error) {
 	if s.MaxAge <= 0 {
 		return nil, nil, config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)
 	}
+	if err := cli.CheckListen(s.Metrics); err != nil {
+		return nil, nil, config.Errorf("metrics_listen (%s): %v", l.Origin("metrics-listen"), err)
+	}
 	if _, err := brokerauth.Load(s.Auth, s.Broker, l.Origin); err != nil {
 		return nil, nil, err
 	}
@@ -190,8 +197,23 @@ func load(args []string, stderr io.Writer) (*settings, *config.Loaded, error) {
 }
 
 // serve builds the server's connection and the server on it, and runs them
-// until ctx is done.
-func serve(ctx context.Context, s *settings, log *slog.Logger, sup control.Supervisor) error {
+// until ctx is done. t, the totals across reloads, may be nil.
+func serve(ctx context.Context, s *settings, log *slog.Logger, sup control.Supervisor, t *totals) error {
+	if t == nil {
+		t = newTotals()
+	}
+	// The metrics port first: one in use is a configuration error. It
+	// answers once the connection exists.
+	var conn *link.Link
+	var ms *metrics.Server
+	if s.Metrics != "" {
+		var err error
+		ms, err = metrics.Listen(s.Metrics, func(w *metrics.Writer) { writeServerMetrics(w, conn, t) }, log.With("component", "metrics"))
+		if err != nil {
+			return config.Errorf("%v", err)
+		}
+		defer ms.Close()
+	}
 	auth, err := brokerauth.Load(s.Auth, s.Broker, nil)
 	if err != nil {
 		return err
@@ -199,7 +221,7 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, sup control.Super
 	for _, w := range auth.Warnings() {
 		log.Warn(w)
 	}
-	conn, err := link.New(link.Options{
+	conn, err = link.New(link.Options{
 		Broker:   s.Broker,
 		ClientID: s.ClientID,
 		Username: auth.Username,
@@ -216,9 +238,13 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, sup control.Super
 		MaxAge:     s.MaxAge,
 		Logger:     log,
 		Supervisor: sup,
+		Counters:   &t.ctl,
 	}, conn)
 	if err != nil {
 		return config.Errorf("%v", err)
+	}
+	if ms != nil {
+		ms.Serve()
 	}
 	conn.Start()
 	defer conn.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,11 @@ func TestCommandLine(t *testing.T) {
 	os.WriteFile(typo, []byte("hardware: sim\nintervall: 2s\n"), 0o644)
 	badID := filepath.Join(dir, "badid.yaml")
 	os.WriteFile(badID, []byte("id: kitchen/light\n"), 0o644)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 
 	runCases(t, []cliCase{
 		{"version", nil, []string{"version"}, 0, []string{"nightlight dev"}},
@@ -116,6 +122,11 @@ func TestCommandLine(t *testing.T) {
 		{"bad id", nil, []string{"check-config", "--config", badID}, 78, []string{"id (config file", "contains '/'"}},
 		{"bad hardware", nil, []string{"check-config", "--hardware", "grovhat"}, 78, []string{"grovhat"}},
 		{"bad duration", nil, []string{"check-config", "--interval", "0s"}, 78, []string{"interval", "too short"}},
+		{"metrics port in use", nil, []string{"run", "--config", good, "--sim-light", light, "--state-dir", filepath.Join(dir, "st"), "--metrics-listen", busy.Addr().String()},
+			78, []string{"metrics_listen " + busy.Addr().String(), "address already in use", "choose a free port"}},
+		{"metrics address without port", nil, []string{"check-config", "--metrics-listen", "9101"}, 78, []string{"metrics_listen", "host:port"}},
+		{"discovery prefix with a wildcard", nil, []string{"check-config", "--homeassistant-prefix", "ha/#"}, 78, []string{"homeassistant_prefix", "wildcard"}},
+		{"homeassistant neither true nor false", []string{"NIGHTLIGHT_HOMEASSISTANT=maybe"}, []string{"check-config"}, 78, []string{"NIGHTLIGHT_HOMEASSISTANT", "neither true nor false: write true or false"}},
 		{"read sim", nil, []string{"read", "--hardware", "sim", "--sim-light", light}, 0, []string{"light: 123"}},
 		{"led on sim", nil, []string{"led", "on", "--hardware", "sim"}, 0, []string{"LED on"}},
 		{"led off sim", nil, []string{"led", "--hardware", "sim", "off"}, 0, []string{"LED off"}},

@@ -143,6 +143,6 @@ func runDemoDevice(ctx context.Context, url string, o demoOptions, log *slog.Log
 	bindSettings(flag.NewFlagSet("defaults", flag.ContinueOnError), s)
 	s.ID, s.Broker, s.Hardware, s.StateDir = o.id, url, "sim", dir
 	s.Interval, s.SimPeriod = o.interval, o.period
-	_, err = runDevice(ctx, s, log, nil, nil)
+	_, err = runDevice(ctx, s, log, nil, nil, nil)
 	return err
 }

@@ -60,7 +60,7 @@ func startDevice(t *testing.T, s *settings) *mqtttest.Log {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := runDevice(ctx, s, cli.NewLogger(logs, slog.LevelDebug), nil, nil)
+		_, err := runDevice(ctx, s, cli.NewLogger(logs, slog.LevelDebug), nil, nil, nil)
 		done <- err
 	}()
 	t.Cleanup(func() {

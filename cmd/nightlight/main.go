@@ -13,6 +13,7 @@
 //	nightlight read                            read the light sensor once and print it
 //	nightlight led on|off                      drive the LED directly
 //	nightlight check-config [--config FILE]    validate the configuration and exit
+//	nightlight forget [--timeout D]            clear the device's retained messages for good
 //	nightlight version
 package main
 
@@ -30,6 +31,7 @@ import (
 	"nightlight/cmd/internal/cli"
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/device"
+	"nightlight/cmd/internal/metrics"
 	"nightlight/cmd/internal/setting/nightlight"
 	"nightlight/hw/board"
 	"nightlight/mqtt/link"
@@ -50,6 +52,8 @@ const usage = `Usage:
   nightlight read [--verbose] [flags]        read the light sensor once and print it
   nightlight led on|off [flags]              drive the LED directly
   nightlight check-config [--config FILE]    validate the configuration and exit
+  nightlight forget [--timeout D] [flags]    clear the device's retained messages on the broker
+                                             (Home Assistant's config, state, status) for good
   nightlight version
 
 Settings: each flag is also a key of the config file (state-dir -> state_dir)
@@ -73,6 +77,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runLED(args, stdout, stderr)
 	case "check-config":
 		return runCheck(args, stdout, stderr)
+	case "forget":
+		return runForget(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "nightlight %s\n", version)
 		return nil
@@ -80,7 +86,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return &config.UsageError{Err: fmt.Errorf("unknown command %q: use run, demo, read, led, check-config or version", cmd)}
+	return &config.UsageError{Err: fmt.Errorf("unknown command %q: use run, demo, read, led, check-config, forget or version", cmd)}
 }
 
 // load reads the settings from every source and checks them; extra binds
@@ -122,9 +128,23 @@ func noArgs(l *config.Loaded) error {
 
 // runDevice opens the hardware and the outbox, runs the device until ctx is
 // done, and closes what it opened in reverse order. sup and resume may be
-// nil. When ctx ends with device.ErrReload as its cause the LED is left as
-// it is, and the returned snapshot hands its state to the next run.
-func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Supervisor, resume *device.Snapshot) (*device.Snapshot, error) {
+// nil; t, the daemon's totals across reloads, too (a run of its own then).
+// When ctx ends with device.ErrReload as its cause the LED is left as it
+// is, and the returned snapshot hands its state to the next run.
+func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Supervisor, resume *device.Snapshot, t *totals) (*device.Snapshot, error) {
+	if t == nil {
+		t = newTotals()
+	}
+	// The metrics port first: one in use is a configuration error, found
+	// before the hardware is touched. It answers once the device exists.
+	var d *device.Device
+	ms, err := listenMetrics(s, log, func(w *metrics.Writer) { writeDeviceMetrics(w, d, t) })
+	if err != nil {
+		return nil, err
+	}
+	if ms != nil {
+		defer ms.Close()
+	}
 	auth, err := brokerauth.Load(s.Auth, s.Broker, nil)
 	if err != nil {
 		return nil, err
@@ -148,7 +168,76 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		}
 	}()
 	log.Info("hardware", "board", b.String())
+	ob, err := openOutbox(s, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		st := ob.Stats()
+		t.ended(st.Dropped, st.Damaged)
+		if err := ob.Close(); err != nil {
+			log.Error("outbox close", "err", err)
+		}
+	}()
+	l, err := newLink(s, auth, log)
+	if err != nil {
+		return nil, config.Errorf("%v", err)
+	}
+	an, err := announcement(s, b.String(), log.With("component", "homeassistant"))
+	if err != nil {
+		return nil, config.Errorf("%v", err)
+	}
+	cfg := deviceConfig(s, log)
+	cfg.Counters, cfg.Announce, cfg.Supervisor, cfg.Resume = &t.dev, an, sup, resume
+	d, err = device.New(cfg, b, ob, l)
+	if err != nil {
+		return nil, config.Errorf("%v", err)
+	}
+	if ms != nil {
+		ms.Serve()
+	}
+	log.Info("starting", "id", s.ID, "broker", s.Broker, "interval", s.Interval, "version", version)
+	l.Start()
+	defer l.Close()
+	if err := d.Run(ctx); err != nil {
+		return nil, err
+	}
+	snap := d.Snapshot()
+	return &snap, nil
+}
 
+// listenMetrics binds the metrics endpoint, when metrics_listen is set; a
+// port in use is a configuration error. write answers each scrape.
+func listenMetrics(s *settings, log *slog.Logger, write func(*metrics.Writer)) (*metrics.Server, error) {
+	if s.MetricsListen == "" {
+		return nil, nil
+	}
+	ms, err := metrics.Listen(s.MetricsListen, write, log.With("component", "metrics"))
+	if err != nil {
+		return nil, config.Errorf("%v", err)
+	}
+	return ms, nil
+}
+
+// deviceConfig is the device's behaviour from the settings.
+func deviceConfig(s *settings, log *slog.Logger) device.Config {
+	return device.Config{
+		ID:            s.ID,
+		Interval:      s.Interval,
+		SampleEvery:   s.SampleEvery,
+		Deadband:      s.Deadband,
+		PublishGap:    s.PublishGap,
+		Threshold:     s.Threshold,
+		FallbackAfter: s.FallbackAfter,
+		MaxCommandAge: s.MaxCommandAge,
+		Version:       version,
+		Logger:        log.With("component", "device"),
+		Keeper:        device.FileKeeper(filepath.Join(s.StateDir, choicesFile)),
+	}
+}
+
+// openOutbox opens the outbox in the state directory.
+func openOutbox(s *settings, log *slog.Logger) (*outbox.Outbox, error) {
 	mode, _ := s.syncMode() // checked by load
 	ob, err := outbox.Open(s.StateDir, outbox.Options{
 		Sync:     mode,
@@ -158,13 +247,13 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 	if err != nil {
 		return nil, fmt.Errorf("state_dir %s: %w", s.StateDir, err)
 	}
-	defer func() {
-		if err := ob.Close(); err != nil {
-			log.Error("outbox close", "err", err)
-		}
-	}()
+	return ob, nil
+}
 
-	l, err := link.New(link.Options{
+// newLink prepares the device's connection, with its retained status as
+// birth and Last Will.
+func newLink(s *settings, auth *brokerauth.Auth, log *slog.Logger) (*link.Link, error) {
+	return link.New(link.Options{
 		Broker:    s.Broker,
 		ClientID:  s.ID,
 		Username:  auth.Username,
@@ -175,34 +264,6 @@ func runDevice(ctx context.Context, s *settings, log *slog.Logger, sup device.Su
 		Will:      statusMessage(s.ID, wire.StatusOffline),
 		Logger:    log.With("component", "link"),
 	})
-	if err != nil {
-		return nil, config.Errorf("%v", err)
-	}
-	d, err := device.New(device.Config{
-		ID:            s.ID,
-		Interval:      s.Interval,
-		SampleEvery:   s.SampleEvery,
-		Deadband:      s.Deadband,
-		PublishGap:    s.PublishGap,
-		Threshold:     s.Threshold,
-		FallbackAfter: s.FallbackAfter,
-		MaxCommandAge: s.MaxCommandAge,
-		Logger:        log.With("component", "device"),
-		Keeper:        device.FileKeeper(filepath.Join(s.StateDir, choicesFile)),
-		Supervisor:    sup,
-		Resume:        resume,
-	}, b, ob, l)
-	if err != nil {
-		return nil, config.Errorf("%v", err)
-	}
-	log.Info("starting", "id", s.ID, "broker", s.Broker, "interval", s.Interval, "version", version)
-	l.Start()
-	defer l.Close()
-	if err := d.Run(ctx); err != nil {
-		return nil, err
-	}
-	snap := d.Snapshot()
-	return &snap, nil
 }
 
 // choicesFile, in the state directory beside the outbox, keeps a person's

@@ -28,7 +28,7 @@ func runDaemon(args []string, stderr io.Writer) error {
 		return err
 	}
 	cli.OneProc()
-	d := &runner{args: args, stderr: stderr, notifier: systemd.NewNotifier(), hup: make(chan os.Signal, 1)}
+	d := &runner{args: args, stderr: stderr, notifier: systemd.NewNotifier(), hup: make(chan os.Signal, 1), totals: newTotals()}
 	ctx, stop := cli.SignalContext()
 	defer stop()
 	signal.Notify(d.hup, syscall.SIGHUP)
@@ -43,6 +43,7 @@ type runner struct {
 	stderr   io.Writer
 	notifier *systemd.Notifier
 	hup      chan os.Signal
+	totals   *totals // the metrics' counts, across runs
 }
 
 // deviceRun is one run of the device: its configuration, and what the previous
@@ -86,7 +87,7 @@ func (d *runner) runOnce(ctx context.Context, r deviceRun) (*deviceRun, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		snap, err := runDevice(runCtx, r.s, log, d.notifier, r.resume)
+		snap, err := runDevice(runCtx, r.s, log, d.notifier, r.resume, d.totals)
 		done <- result{snap, err}
 	}()
 	for {

@@ -11,6 +11,7 @@ import (
 	"nightlight/cmd/internal/config"
 	"nightlight/cmd/internal/setting/nightlight"
 	"nightlight/hw/board"
+	"nightlight/mqtt/homeassistant"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
 	"nightlight/mqtt/wire"
@@ -42,6 +43,9 @@ type settings struct {
 	KeepAlive     time.Duration
 	OutboxSync    string
 	OutboxMaxMB   int
+	HomeAssistant bool   // announce to Home Assistant
+	HAPrefix      string // its discovery prefix
+	MetricsListen string // host:port of the metrics endpoint; "" for none
 	LogLevel      slog.Level
 	Auth          brokerauth.Settings // TLS, username and password for the broker
 }
@@ -52,29 +56,32 @@ const defaultConfigFile = "/etc/nightlight/nightlight.yaml"
 // in nightlight.Settings, and sets s to their defaults.
 func bindSettings(fs *flag.FlagSet, s *settings) {
 	nightlight.Settings.Bind(fs, map[string]any{
-		"broker":          &s.Broker,
-		"id":              &s.ID,
-		"hardware":        &s.Hardware,
-		"interval":        &s.Interval,
-		"sample-every":    &s.SampleEvery,
-		"deadband":        &s.Deadband,
-		"publish-gap":     &s.PublishGap,
-		"state-dir":       &s.StateDir,
-		"sim-light":       &s.SimLight,
-		"sim-period":      &s.SimPeriod,
-		"i2c-bus":         &s.Bus,
-		"i2c-addr":        cli.Hex16{V: &s.Addr},
-		"channel":         &s.Channel,
-		"led-pin":         &s.LEDPin,
-		"alert-pin":       &s.AlertPin,
-		"samples":         &s.Samples,
-		"threshold":       &s.Threshold,
-		"fallback-after":  &s.FallbackAfter,
-		"max-command-age": &s.MaxCommandAge,
-		"keepalive":       &s.KeepAlive,
-		"outbox-sync":     &s.OutboxSync,
-		"outbox-max-mb":   &s.OutboxMaxMB,
-		"log-level":       cli.Level{L: &s.LogLevel},
+		"broker":               &s.Broker,
+		"id":                   &s.ID,
+		"hardware":             &s.Hardware,
+		"interval":             &s.Interval,
+		"sample-every":         &s.SampleEvery,
+		"deadband":             &s.Deadband,
+		"publish-gap":          &s.PublishGap,
+		"state-dir":            &s.StateDir,
+		"sim-light":            &s.SimLight,
+		"sim-period":           &s.SimPeriod,
+		"i2c-bus":              &s.Bus,
+		"i2c-addr":             cli.Hex16{V: &s.Addr},
+		"channel":              &s.Channel,
+		"led-pin":              &s.LEDPin,
+		"alert-pin":            &s.AlertPin,
+		"samples":              &s.Samples,
+		"threshold":            &s.Threshold,
+		"fallback-after":       &s.FallbackAfter,
+		"max-command-age":      &s.MaxCommandAge,
+		"keepalive":            &s.KeepAlive,
+		"outbox-sync":          &s.OutboxSync,
+		"outbox-max-mb":        &s.OutboxMaxMB,
+		"homeassistant":        cli.Bool{B: &s.HomeAssistant},
+		"homeassistant-prefix": &s.HAPrefix,
+		"metrics-listen":       &s.MetricsListen,
+		"log-level":            cli.Level{L: &s.LogLevel},
 	}, brokerauth.Targets(&s.Auth))
 }
 
@@ -120,6 +127,12 @@ func (s *settings) check(l *config.Loaded) error {
 	}
 	if s.OutboxMaxMB < 1 {
 		return bad("outbox-max-mb", "%d: use at least 1", s.OutboxMaxMB)
+	}
+	if err := homeassistant.CheckPrefix(s.HAPrefix); err != nil {
+		return bad("homeassistant-prefix", "%v", err)
+	}
+	if err := cli.CheckListen(s.MetricsListen); err != nil {
+		return bad("metrics-listen", "%v", err)
 	}
 	// Reads the TLS and password files, so a bad one stops the start.
 	if _, err := brokerauth.Load(s.Auth, s.Broker, l.Origin); err != nil {

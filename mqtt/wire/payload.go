@@ -221,6 +221,8 @@ type State struct {
 	Error     string `json:"error,omitempty"`     // why the sensor cannot be read, while it cannot
 	Mode      string `json:"mode,omitempty"`      // who decides the LED: auto, on or off
 	Threshold *int   `json:"threshold,omitempty"` // the device's threshold
+	Pending   *int64 `json:"pending,omitempty"`   // readings in the outbox not yet acknowledged by the broker, when the state was sent
+	Version   string `json:"version,omitempty"`   // the daemon's version
 }
 
 // ParseState decodes a state message.

@@ -30,6 +30,7 @@ func TestHarness(t *testing.T) {
 		missingTool(t, err)
 	}
 	o.Transitions, o.Steady = 4, 20*time.Second
+	o.Metrics = true // so that -metrics cannot rot either
 	o.Command = "NIGHTLIGHT_BENCH_HARNESS=1 go test ./cmd/dev/bench"
 	o.Progress = testLog{t}
 	// And -doc, into a document of its own.

@@ -5,11 +5,13 @@
 // Markdown table: darkness-to-LED latency, messages per hour, memory and CPU
 // at steady light, and binary or installed size.
 //
-//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-out FILE] [-doc FILE]
+//	go run ./cmd/dev/bench [-transitions 50] [-steady 10m] [-timer-slack 1ms] [-metrics] [-tags T] [-out FILE] [-doc FILE]
 //
 // With -doc docs/performance.md it also writes the table into that file,
 // between the lines <!-- bench: begin --> and <!-- bench: end -->, so that
-// the figures there are the bench's and never edited by hand.
+// the figures there are the bench's and never edited by hand. With -metrics
+// ours serve their metrics endpoint (--metrics-listen on a free loopback
+// port), which nobody scrapes: the cost of having it on.
 //
 // Ours run with the timer slack their systemd units set; the lesson's
 // programs as the lesson runs them. It needs mosquitto, and Debian's python3
@@ -56,6 +58,8 @@ type options struct {
 	TimerSlack time.Duration
 	// Tags are the build tags of ours: the packages' (no demo) by default.
 	Tags string
+	// Metrics has ours serve their metrics endpoint (unscraped).
+	Metrics bool
 
 	Command  string    // the command line, for the table
 	Progress io.Writer // one line per step; nil: quiet
@@ -102,6 +106,7 @@ func main() {
 	fs.DurationVar(&o.PublishGap, "publish-gap", o.PublishGap, "ours: least time between two readings published")
 	fs.DurationVar(&o.TimerSlack, "timer-slack", o.TimerSlack, "ours: timer slack of our processes, as their systemd units set it (TimerSlackNSec); 0: the kernel's default")
 	fs.StringVar(&o.Tags, "tags", o.Tags, "ours: build tags, as the packages build them by default; -tags '' builds ours with the demo, as before it left the daemon")
+	fs.BoolVar(&o.Metrics, "metrics", o.Metrics, "ours: serve the metrics endpoint (--metrics-listen on a free loopback port), unscraped")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

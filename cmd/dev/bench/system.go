@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,7 +93,21 @@ func ours(ctx context.Context, o options, bins binaries, dir string, alert bool)
 			missing = append(missing, "--"+f.name)
 		}
 	}
+	if o.Metrics && !has["--metrics-listen"] {
+		return nil, fmt.Errorf("-metrics: %s run --help shows no --metrics-listen flag", bins.device)
+	}
+	// metrics is the endpoint's flag, on a loopback port free when the
+	// program starts; nobody scrapes it.
+	metrics := func() []string {
+		if !o.Metrics {
+			return nil
+		}
+		return []string{"--metrics-listen", freeAddr()}
+	}
 	label := "`nightlight run --hardware sim --sim-light FILE " + strings.Join(extra, " ") + "` and `nightlight-server`"
+	if o.Metrics {
+		label += ", both with --metrics-listen on a free loopback port, unscraped"
+	}
 	if len(missing) > 0 {
 		label += " (this build has no " + strings.Join(missing, ", ") + ")"
 	}
@@ -108,14 +123,25 @@ func ours(ctx context.Context, o options, bins binaries, dir string, alert bool)
 		slack:   o.TimerSlack,
 		ledLine: ourLED,
 		device: func(b broker, light, state string) []string {
-			return append([]string{bins.device, "run", "--config", empty, "--broker", b.URL(), "--id", id,
+			args := append([]string{bins.device, "run", "--config", empty, "--broker", b.URL(), "--id", id,
 				"--hardware", "sim", "--sim-light", light, "--state-dir", state}, extra...)
+			return append(args, metrics()...)
 		},
 		server: func(b broker) []string {
-			return []string{bins.server, "--config", empty, "--broker", b.URL(), "--id", id,
-				"--client-id", id + "-server"}
+			return append([]string{bins.server, "--config", empty, "--broker", b.URL(), "--id", id,
+				"--client-id", id + "-server"}, metrics()...)
 		},
 	}, nil
+}
+
+// freeAddr is a loopback address with a port nobody listens on now.
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:9101" // the program says what is wrong with it
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // deviceFlags lists the flags `nightlight run --help` shows.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -96,6 +97,44 @@ func (v Level) Set(s string) error {
 		*v.L = slog.LevelError
 	default:
 		return fmt.Errorf("%q is not a log level: use debug, info, warn or error", s)
+	}
+	return nil
+}
+
+// Bool is a yes-or-no setting: true or false (and the other spellings of
+// strconv.ParseBool), given as a value like every other setting:
+// --homeassistant=false, or homeassistant: false in the file.
+type Bool struct{ B *bool }
+
+func (v Bool) String() string {
+	if v.B == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*v.B)
+}
+
+// Set parses true or false.
+func (v Bool) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is neither true nor false: write true or false", s)
+	}
+	*v.B = b
+	return nil
+}
+
+// CheckListen says what is wrong with a listen address (host:port, the
+// port a number; empty means off), if anything.
+func CheckListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: write it as 127.0.0.1:9101, or leave it empty for none", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q: the port must be a number from 1 to 65535, as in 127.0.0.1:9101", addr)
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// Supervisor, when set, gets READY at start, a status line and
 	// watchdog pings from the main loop.
 	Supervisor Supervisor
+	// Counters, when set, receive the server's totals; the command keeps
+	// one for the process so that they outlast reloads. Nil: the server's own.
+	Counters *Counters
 }
 
 // DefaultMaxAge is the age beyond which a reading is history.
@@ -90,6 +93,9 @@ func New(cfg Config, conn Conn) (*Server, error) {
 	}
 	if cfg.Supervisor == nil {
 		cfg.Supervisor = unsupervised{}
+	}
+	if cfg.Counters == nil {
+		cfg.Counters = new(Counters)
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -158,9 +164,11 @@ func (s *Server) onTelemetry(m link.Message) {
 	}
 	t, err := wire.ParseTelemetry(m.Payload)
 	if err != nil {
+		s.cfg.Counters.ReadingsRefused.Add(1)
 		s.log.Warn("telemetry refused", "device", id, "reason", err.Error())
 		return
 	}
+	s.cfg.Counters.ReadingsReceived.Add(1)
 	select {
 	case s.queue <- reading{device: id, t: t, at: time.Now()}:
 	default:
@@ -201,7 +209,9 @@ func (s *Server) decideBatch(r reading) {
 		}
 	}
 	orders, notes := s.decider.decide(batch, time.Now())
+	s.cfg.Counters.Devices.Store(int64(s.decider.devices()))
 	for _, n := range notes {
+		s.cfg.Counters.countStale(n.stale)
 		switch {
 		case n.warn:
 			s.log.Warn(n.msg, n.args...)
@@ -223,8 +233,10 @@ func (s *Server) command(o order) {
 	// when its wait timed out.
 	m := link.Message{Topic: wire.Topic(o.device, wire.KindCommands), Payload: c.AppendJSON(nil)}
 	if err := s.conn.Publish(m).Wait(context.Background()); err != nil {
+		s.cfg.Counters.CommandsFailed.Add(1)
 		s.log.Warn("command not sent", "device", o.device, "led_on", c.LEDOn, "err", err)
 		return
 	}
+	s.cfg.Counters.CommandsSent.Add(1)
 	s.log.Info("command sent", "device", o.device, "led_on", c.LEDOn, "threshold", s.decider.thresholdOf(o.device))
 }

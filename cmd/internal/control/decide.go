@@ -58,10 +58,18 @@ type order struct {
 // note is what the server logs about one reading: received, superseded,
 // or why it drives nothing.
 type note struct {
-	warn bool // the device should be looked at (its clock), not just history
-	msg  string
-	args []any // device, light, seq and the details of msg
+	warn  bool   // the device should be looked at (its clock), not just history
+	stale string // why the reading drives nothing (Stale...), as the metrics name it; "" when it drives
+	msg   string
+	args  []any // device, light, seq and the details of msg
 }
+
+// Why a reading drives no LED, as the metrics name it.
+const (
+	StaleHistory = "history" // taken longer ago than max_age: replayed from an outbox
+	StaleFuture  = "future"  // taken further in the future than max_age: the device's clock is wrong
+	StaleOlder   = "older"   // older than a reading of the same device already acted on
+)
 
 // noteSuperseded is the note of a fresh reading that a newer one of the
 // same device replaced in its batch: worth a debug line only.
@@ -102,13 +110,13 @@ func (d *decider) judge(r reading, now time.Time) (note, bool) {
 	args := about(r.device, r.t)
 	switch newest := d.newest[r.device]; {
 	case now.Sub(ts) > d.maxAge:
-		return note{msg: "telemetry from history, not acted on",
+		return note{stale: StaleHistory, msg: "telemetry from history, not acted on",
 			args: append(args, "ts", wire.FormatTime(ts), "age", now.Sub(ts).Round(time.Millisecond))}, false
 	case ts.Sub(now) > d.maxAge:
-		return note{warn: true, msg: "telemetry from the future, not acted on: check the device's clock",
+		return note{warn: true, stale: StaleFuture, msg: "telemetry from the future, not acted on: check the device's clock",
 			args: append(args, "ts", wire.FormatTime(ts), "ahead", ts.Sub(now).Round(time.Millisecond))}, false
 	case ts.Before(newest):
-		return note{msg: "telemetry older than the newest, not acted on",
+		return note{stale: StaleOlder, msg: "telemetry older than the newest, not acted on",
 			args: append(args, "ts", wire.FormatTime(ts), "newest", wire.FormatTime(newest))}, false
 	}
 	// Never ahead of our own clock: one reading from a clock that runs

@@ -20,6 +20,7 @@ type incoming struct {
 func (d *Device) onCommand(m link.Message) {
 	c, err := wire.ParseCommand(m.Payload)
 	if err != nil {
+		d.counts.countCommand(CommandOutcome{Result: ResultRefused, Reason: ReasonInvalid})
 		d.log.Warn("command refused", "topic", m.Topic, "reason", err.Error(), "payload", excerpt(m.Payload))
 		return
 	}
@@ -32,10 +33,12 @@ func (d *Device) onCommand(m link.Message) {
 		}
 		select {
 		case old := <-d.cmds:
+			d.counts.countCommand(CommandOutcome{Result: ResultIgnored, Reason: ReasonQueueFull})
 			d.log.Warn("command dropped", append(what(old.cmd), "reason", "too many commands queued; a newer one replaces it")...)
 		default:
 		}
 	}
+	d.counts.countCommand(CommandOutcome{Result: ResultIgnored, Reason: ReasonQueueFull})
 	d.log.Warn("command dropped", append(what(c), "reason", "too many commands queued")...)
 }
 
@@ -46,6 +49,11 @@ func (d *Device) onCommand(m link.Message) {
 func (d *Device) apply(in incoming, now time.Time) {
 	c := in.cmd
 	out := d.policy.command(c, in.retained, now)
+	if out.apply {
+		d.counts.countCommand(CommandOutcome{Result: ResultApplied, Command: c.Kind})
+	} else {
+		d.counts.countCommand(CommandOutcome{Result: ResultIgnored, Reason: out.code})
+	}
 	switch {
 	case out.apply:
 	case out.quiet:
@@ -100,6 +108,9 @@ func what(c wire.Command) []any {
 // onConnect runs on the connection's goroutine after the subscriptions are
 // restored: the broker is back, and the sender has work.
 func (d *Device) onConnect() {
+	if !d.connectedOnce.CompareAndSwap(false, true) {
+		d.counts.Reconnects.Add(1)
+	}
 	d.offlineFrom.Store(0)
 	signal(d.connected)
 }

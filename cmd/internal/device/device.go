@@ -16,7 +16,11 @@
 //   - command.go: commands from the broker, decoded on paho's goroutine and
 //     applied on the main loop;
 //   - state.go: the LED, the retained state and the status line;
-//   - sender.go: the one goroutine that publishes.
+//   - sender.go: the one goroutine that publishes;
+//   - announce.go: what the sender announces besides the state (Home
+//     Assistant's discovery config), and again when asked;
+//   - counters.go: the totals and the state read for the metrics, without
+//     waking the main loop.
 //
 // Goroutines: Run owns two, the main loop (sampling, commands, fallback; it
 // is the only one that touches the hardware) and the sender (the only one
@@ -64,6 +68,7 @@ type Outbox interface {
 	Ack(seq uint64) error
 	Appended() <-chan struct{}
 	Stats() outbox.Stats
+	Oldest() (rec outbox.Record, ok bool, err error) // for the metrics
 }
 
 // Conn is the device's connection to the broker, built, started and closed
@@ -97,6 +102,7 @@ type Config struct {
 	Threshold     int           // the fallback rule: LED on below it (no default: 0 is a valid "never")
 	FallbackAfter time.Duration // how long without the broker before the device decides itself
 	MaxCommandAge time.Duration // commands older than this are not applied
+	Version       string        // the daemon's, reported in the state
 	Logger        *slog.Logger
 	// Resume, when set, starts the device where a previous run left off
 	// (a reload): the LED as it was, and the broker's absence counted from
@@ -105,6 +111,12 @@ type Config struct {
 	// Keeper keeps a person's choices (mode, threshold) across restarts
 	// and reloads; nil keeps them for this run only.
 	Keeper Keeper
+	// Counters, when set, receive the device's totals; the command keeps
+	// one for the process so that they outlast reloads. Nil: the device's own.
+	Counters *Counters
+	// Announce, when set, is published besides the state (Home
+	// Assistant's discovery config).
+	Announce *Announcement
 	// Supervisor, when set, gets READY once Run starts (the hardware and
 	// the outbox are open by then), a status line after every pass of the
 	// main loop, and watchdog pings from the main loop itself (so a stuck
@@ -136,10 +148,15 @@ type Device struct {
 	conn Conn
 	log  *slog.Logger
 
-	cmds        chan incoming // from the connection's goroutine to the main loop
-	connected   chan struct{} // the sender's wake-up after each connect
-	offlineFrom atomic.Int64  // unix nanos when the link went down; 0 while up
-	state       stateBox      // the retained state, shared with the sender
+	cmds          chan incoming // from the connection's goroutine to the main loop
+	connected     chan struct{} // the sender's wake-up after each connect
+	againAsked    chan struct{} // the sender's wake-up when the announcement is asked for again
+	offlineFrom   atomic.Int64  // unix nanos when the link went down; 0 while up
+	state         stateBox      // the retained state, shared with the sender
+	counts        *Counters     // totals, shared with whoever reports them
+	connectedOnce atomic.Bool   // a connection was made in this run: the next is a reconnect
+	lastLight     atomic.Int64  // the newest sample, for the metrics; -1 before the first
+	sentPending   int64         // the outbox's pending count in the state last confirmed; the sender's
 
 	// Owned by the main loop.
 	choices     Choices // a person's, kept across runs
@@ -171,21 +188,27 @@ func New(cfg Config, hw Hardware, ob Outbox, conn Conn) (*Device, error) {
 	if cfg.Keeper == nil {
 		cfg.Keeper = new(memoryKeeper)
 	}
-	d := &Device{
-		cfg:       cfg,
-		hw:        hw,
-		ob:        ob,
-		conn:      conn,
-		log:       cfg.Logger,
-		cmds:      make(chan incoming, 16),
-		connected: make(chan struct{}, 1),
-		state:     stateBox{changed: make(chan struct{}, 1)},
-		buf:       make([]byte, 0, 128),
+	if cfg.Counters == nil {
+		cfg.Counters = new(Counters)
 	}
+	d := &Device{
+		cfg:        cfg,
+		hw:         hw,
+		ob:         ob,
+		conn:       conn,
+		log:        cfg.Logger,
+		cmds:       make(chan incoming, 16),
+		connected:  make(chan struct{}, 1),
+		againAsked: make(chan struct{}, 1),
+		state:      stateBox{changed: make(chan struct{}, 1)},
+		counts:     cfg.Counters,
+		buf:        make([]byte, 0, 128),
+	}
+	d.lastLight.Store(-1)
 	d.choices = d.recall()
 	d.policy = newPolicy(cfg, d.choices)
 	c := d.choices // the state's own copy: the main loop changes d.choices
-	d.state.update(nil, func(s *wire.State) { s.Mode, s.Threshold = c.Mode, &c.Threshold })
+	d.state.update(nil, func(s *wire.State) { s.Mode, s.Threshold, s.Version = c.Mode, &c.Threshold, cfg.Version })
 	// Offline from now, or since the previous run lost the broker, until
 	// the connection says otherwise: set here, before the command starts
 	// the connection, so that a quick first connect is not overwritten.
@@ -194,6 +217,9 @@ func New(cfg Config, hw Hardware, ob Outbox, conn Conn) (*Device, error) {
 		d.offlineFrom.Store(r.OfflineSince.UnixNano())
 	}
 	conn.Subscribe(d.topic(wire.KindCommands), d.onCommand)
+	if a := cfg.Announce; a != nil && a.Again != "" {
+		conn.Subscribe(a.Again, d.onAgain)
+	}
 	conn.OnConnect(d.onConnect)
 	conn.OnLost(d.onLost)
 	return d, nil

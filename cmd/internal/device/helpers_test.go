@@ -80,6 +80,8 @@ type harness struct {
 	tel    chan wire.Telemetry // what the device published, split by topic
 	states chan wire.State
 	status chan string
+	other  chan link.Message // anything else: announcements
+	device *Device
 }
 
 // start runs a device with cfg (ID and Threshold filled in when empty) on
@@ -99,6 +101,7 @@ func start(t *testing.T, hw Hardware, cfg Config, connect bool) *harness {
 		tel:    make(chan wire.Telemetry, 1024),
 		states: make(chan wire.State, 1024),
 		status: make(chan string, 64),
+		other:  make(chan link.Message, 64),
 	}
 	ob, err := outbox.Open(t.TempDir(), outbox.Options{})
 	if err != nil {
@@ -112,6 +115,7 @@ func start(t *testing.T, hw Hardware, cfg Config, connect bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.device = d
 	if connect {
 		h.conn.Connect()
 	}
@@ -149,7 +153,11 @@ func (h *harness) split(t *testing.T, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case m := <-h.conn.Published():
-			_, kind, _ := wire.SplitTopic(m.Topic)
+			_, kind, ok := wire.SplitTopic(m.Topic)
+			if !ok {
+				h.other <- m
+				continue
+			}
 			switch kind {
 			case wire.KindTelemetry:
 				r, err := wire.ParseTelemetry(m.Payload)

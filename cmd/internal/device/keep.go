@@ -84,17 +84,27 @@ func (f FileKeeper) Save(c Choices) error {
 	if err != nil {
 		return err
 	}
-	path := string(f)
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, data); err != nil {
+	if err := SaveFile(string(f), data); err != nil {
 		return fmt.Errorf("device: keep choices: %w", err)
 	}
+	return nil
+}
+
+// SaveFile replaces the file at path with data durably: written whole to a
+// temporary file beside it, synced, renamed over it, and the directory
+// synced, so that a crash or power cut leaves the old content or the new,
+// never half of each.
+func SaveFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := writeSynced(tmp, data); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("device: keep choices: %w", err)
+		return err
 	}
 	dir, err := os.Open(filepath.Dir(path))
 	if err != nil {
-		return fmt.Errorf("device: keep choices: %w", err)
+		return err
 	}
 	defer dir.Close()
 	return dir.Sync()

@@ -139,6 +139,7 @@ func (p *policy) nextWake(s sampler) time.Time {
 type outcome struct {
 	apply  bool
 	reason string // why not, when not
+	code   string // the reason's name in the metrics (Reason...)
 	quiet  bool   // not worth a warning: the device works as asked (a person decides the LED)
 }
 
@@ -146,8 +147,8 @@ type outcome struct {
 // effect on the policy (mode, threshold, the newest applied and answered).
 // The LED itself is the caller's to switch.
 func (p *policy) command(c wire.Command, retained bool, now time.Time) outcome {
-	if reason := p.age(c, retained, now); reason != "" {
-		return outcome{reason: reason}
+	if code, reason := p.age(c, retained, now); reason != "" {
+		return outcome{reason: reason, code: code}
 	}
 	switch c.Kind {
 	case wire.CommandMode:
@@ -159,10 +160,10 @@ func (p *policy) command(c wire.Command, retained bool, now time.Time) outcome {
 		p.threshold = c.Threshold
 	default:
 		if c.Seq != 0 && c.Seq < p.answered {
-			return outcome{reason: fmt.Sprintf("out of order: answers reading %d, older than reading %d already answered", c.Seq, p.answered)}
+			return outcome{reason: fmt.Sprintf("out of order: answers reading %d, older than reading %d already answered", c.Seq, p.answered), code: ReasonOutOfOrder}
 		}
 		if p.mode != wire.ModeAuto {
-			return outcome{reason: fmt.Sprintf("mode is %s: a person decides the LED until mode is auto", p.mode), quiet: true}
+			return outcome{reason: fmt.Sprintf("mode is %s: a person decides the LED until mode is auto", p.mode), code: ReasonManual, quiet: true}
 		}
 		p.answered = max(p.answered, c.Seq)
 	}
@@ -172,26 +173,27 @@ func (p *policy) command(c wire.Command, retained bool, now time.Time) outcome {
 	return outcome{apply: true}
 }
 
-// age says why a command is too old (or too new) to apply, if it is.
-func (p *policy) age(c wire.Command, retained bool, now time.Time) string {
+// age says why a command is too old (or too new) to apply, if it is: the
+// reason's name in the metrics, and the sentence for the log.
+func (p *policy) age(c wire.Command, retained bool, now time.Time) (code, reason string) {
 	maxAge := p.cfg.MaxCommandAge
 	switch {
 	case c.TS.IsZero() && retained:
 		// A retained command replayed by the broker could be days old: the
 		// classic "ghost switching". Without a ts its age is unknown.
-		return "retained command without ts: its age cannot be checked"
+		return ReasonRetainedNoTS, "retained command without ts: its age cannot be checked"
 	case c.TS.IsZero():
 		// The lesson's server sends no ts, nor does a person's tool: a live
 		// command is taken as now.
-		return ""
+		return "", ""
 	case now.Sub(c.TS) > maxAge:
-		return fmt.Sprintf("stale: decided %s ago, max_command_age is %s", now.Sub(c.TS).Round(time.Millisecond), maxAge)
+		return ReasonStale, fmt.Sprintf("stale: decided %s ago, max_command_age is %s", now.Sub(c.TS).Round(time.Millisecond), maxAge)
 	case c.TS.Sub(now) > maxAge:
-		return fmt.Sprintf("ts %s is %s in the future: check the clocks of device and server", wire.FormatTime(c.TS), c.TS.Sub(now).Round(time.Millisecond))
+		return ReasonFuture, fmt.Sprintf("ts %s is %s in the future: check the clocks of device and server", wire.FormatTime(c.TS), c.TS.Sub(now).Round(time.Millisecond))
 	case c.TS.Before(p.newestCmd):
-		return fmt.Sprintf("out of order: older than the newest applied command (%s)", wire.FormatTime(p.newestCmd))
+		return ReasonOutOfOrder, fmt.Sprintf("out of order: older than the newest applied command (%s)", wire.FormatTime(p.newestCmd))
 	}
-	return ""
+	return "", ""
 }
 
 // manual is the LED a person chose, when a person decides it.

@@ -65,6 +65,7 @@ func (d *Device) sample(now time.Time) bool {
 	}
 	v, err := d.hw.Light()
 	if err != nil {
+		d.counts.SensorErrors.Add(1)
 		if d.sensor.failed(err, now, d.policy.samplePeriod()) {
 			d.log.Error("sensor read failed; retrying with backoff", "err", err, "max_backoff", maxSensorBackoff)
 			d.state.update(d.light, func(s *wire.State) { s.Error = err.Error() })
@@ -76,6 +77,7 @@ func (d *Device) sample(now time.Time) bool {
 		d.state.update(d.light, func(s *wire.State) { s.Error = "" })
 	}
 	d.light = &v
+	d.lastLight.Store(int64(v))
 	if on, ok := d.policy.fallback(v, d.offlineSince(), now); ok {
 		d.setLED(on, wire.SourceFallback)
 	}
@@ -92,11 +94,13 @@ func (d *Device) store(v int, now time.Time) {
 	seq := d.ob.NextSeq()
 	d.buf = wire.Telemetry{Light: v, Seq: seq, TS: now}.AppendJSON(d.buf[:0])
 	if err := d.ob.Append(seq, d.buf); err != nil {
+		d.counts.ReadingsUnstored.Add(1)
 		if d.storeHealth.failed(err) {
 			d.log.Error("reading not stored; counting until the outbox works again", "seq", seq, "err", err)
 		}
 		return
 	}
+	d.counts.ReadingsStored.Add(1)
 	if recovered, lost := d.storeHealth.stored(); recovered {
 		d.log.Info("outbox stores readings again", "lost", lost, "lost_since_start", d.storeHealth.unstored)
 	}

@@ -14,21 +14,30 @@ import (
 // sendWindow is how many telemetry messages may await their PUBACK at once.
 const sendWindow = 64
 
-// sender is the one goroutine that publishes: the retained state first,
-// then the outbox in seq order. It stops when ctx is cancelled.
+// sender is the one goroutine that publishes: the announcement, the
+// retained state, then the outbox in seq order. It stops when ctx is
+// cancelled.
 func (d *Device) sender(ctx context.Context) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	an := newAnnouncer()
+	defer an.again.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.connected:
-			// A new connection: the broker may have lost our retained state,
-			// and whatever was in flight is unconfirmed.
+			// A new connection: the broker may have lost our retained
+			// messages, and whatever was in flight is unconfirmed.
 			d.state.markDirty()
 			d.ob.Rewind()
+			an.due = true
+		case <-d.againAsked:
+			an.askedAgain(d.cfg.Announce.AgainDelay)
+			continue
+		case <-an.again.C:
+			an.due = true
 		case <-d.state.changed:
 		case <-d.ob.Appended():
 		case <-retry.C:
@@ -36,10 +45,7 @@ func (d *Device) sender(ctx context.Context) {
 		if !d.conn.Connected() {
 			continue // onConnect wakes us
 		}
-		err := d.publishState(ctx)
-		if err == nil {
-			err = d.drain(ctx)
-		}
+		err := d.send(ctx, an)
 		if ctx.Err() != nil {
 			return // stopping: not a failure; Run flushes once more itself
 		}
@@ -50,6 +56,26 @@ func (d *Device) sender(ctx context.Context) {
 	}
 }
 
+// send publishes what is due: the announcement, the state, the outbox,
+// and the state once more when the drain changed how many readings it says
+// are waiting.
+func (d *Device) send(ctx context.Context, an *announcer) error {
+	if err := d.announce(ctx, an); err != nil {
+		return err
+	}
+	if err := d.publishState(ctx); err != nil {
+		return err
+	}
+	if err := d.drain(ctx); err != nil {
+		return err
+	}
+	if d.ob.Stats().Pending != d.sentPending {
+		d.state.markDirty()
+		return d.publishState(ctx)
+	}
+	return nil
+}
+
 // publishState publishes the retained state if it changed since the broker
 // last confirmed it.
 func (d *Device) publishState(ctx context.Context) error {
@@ -57,6 +83,8 @@ func (d *Device) publishState(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	pending := d.ob.Stats().Pending
+	st.Pending = &pending
 	payload, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -66,6 +94,7 @@ func (d *Device) publishState(ctx context.Context) error {
 		d.state.markDirty()
 		return err
 	}
+	d.sentPending = pending
 	return nil
 }
 
@@ -117,5 +146,6 @@ func (d *Device) drain(ctx context.Context) error {
 		if err := d.ob.Ack(f.seq); err != nil {
 			return fail(fmt.Errorf("outbox ack %d: %w", f.seq, err))
 		}
+		d.counts.ReadingsPublished.Add(1)
 	}
 }

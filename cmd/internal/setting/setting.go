@@ -47,6 +47,14 @@ var Broker = config.Setting{Name: "broker", Default: DefaultBroker,
 	Help: "MQTT broker: tcp://host:1883 or ssl://host:8883",
 	Doc:  "MQTT broker: tcp://host:1883, or ssl://host:8883 for TLS (mqtts:// and tls:// mean the same; see the security settings)."}
 
+// MetricsListen is the setting of the metrics endpoint, the same for both
+// programs.
+var MetricsListen = config.Setting{Name: "metrics-listen", Default: "", DefaultIs: "off",
+	Help: "serve Prometheus metrics at http://ADDRESS/metrics, e.g. 127.0.0.1:9101; empty: off",
+	Doc: "Serve metrics for Prometheus at http://ADDRESS/metrics, e.g. 127.0.0.1:9101 (the device) or 127.0.0.1:9102 (the server); " +
+		"empty, the default, serves none. The metrics are read when scraped: an endpoint nobody scrapes costs nothing. " +
+		"Give a loopback address unless the scraper is on another machine: the endpoint has no authentication."}
+
 // The sections both programs end with.
 var (
 	Security = config.Section{Title: "Security: TLS and authentication", Settings: brokerauth.Definitions}

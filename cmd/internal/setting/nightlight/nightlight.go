@@ -10,6 +10,7 @@ import (
 	"nightlight/cmd/internal/device"
 	"nightlight/cmd/internal/setting"
 	"nightlight/hw/board"
+	"nightlight/mqtt/homeassistant"
 	"nightlight/mqtt/link"
 	"nightlight/mqtt/outbox"
 	"nightlight/mqtt/wire"
@@ -118,6 +119,15 @@ var Settings = config.Program{
 			{Name: "outbox-max-mb", Default: outbox.DefaultMaxBytes >> 20,
 				Help: "disk budget of the outbox in MiB; beyond it the oldest readings are dropped",
 				Doc:  "Disk budget of the outbox in MiB; beyond it the oldest readings are dropped. The default holds about 900,000 readings, seven weeks at one every 5s."},
+		}},
+		{Title: "Home Assistant and metrics", Settings: []config.Setting{
+			{Name: "homeassistant", Default: "true",
+				Help: "announce the device to Home Assistant by MQTT discovery",
+				Doc: "Announce the device to Home Assistant by MQTT discovery, retained on PREFIX/device/ID/config, and again whenever Home Assistant starts. " +
+					"false: announce nothing, and take back what was announced before."},
+			{Name: "homeassistant-prefix", Default: homeassistant.DefaultPrefix,
+				Help: "Home Assistant's discovery prefix, as set in its MQTT integration"},
+			setting.MetricsListen,
 		}},
 		setting.Security,
 		setting.Logging,

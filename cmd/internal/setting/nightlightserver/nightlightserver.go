@@ -30,6 +30,7 @@ var Settings = config.Program{
 			{Name: "max-age", Default: control.DefaultMaxAge,
 				Help: "readings taken longer ago than this are history: logged, not acted on"},
 		}},
+		{Title: "Metrics", Settings: []config.Setting{setting.MetricsListen}},
 		setting.Security,
 		setting.Logging,
 	},

@@ -39,7 +39,7 @@ func FuzzParseCommand(f *testing.F) {
 // FuzzParseTelemetry: the server's decoder of readings from any device.
 func FuzzParseTelemetry(f *testing.F) {
 	for _, seed := range []string{`{"light": 100}`, `{"light":412,"seq":1024,"ts":"2026-11-25T17:43:18.123Z"}`,
-		`{"light": -1}`, `{"light": 1e3}`, `{"light": 9223372036854775808}`} {
+		`{"light": -1}`, `{"light": 1e3}`, `{"light": 9223372036854775808}`, `{"light": 5, "id": "desk"}`, `{"light": 5, "id": "a/b"}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -51,7 +51,7 @@ func FuzzParseTelemetry(f *testing.F) {
 			t.Fatalf("accepted light %d from %q", r.Light, p)
 		}
 		back, err := ParseTelemetry(r.AppendJSON(nil))
-		if err != nil || back.Light != r.Light || back.Seq != r.Seq {
+		if err != nil || back.Light != r.Light || back.Seq != r.Seq || back.Device != r.Device {
 			t.Fatalf("round trip of %q: %+v -> %+v (%v)", p, r, back, err)
 		}
 	})

@@ -43,6 +43,11 @@ type Supervisor interface {
 // Config is the server's behaviour; zero values take the defaults.
 type Config struct {
 	Device    string        // a device id, or wire.AllDevices
+	// ShareGroup, when set, subscribes the telemetry as a shared
+	// subscription, $share/ShareGroup/ID/telemetry: the broker hands each
+	// reading to one of the group's servers, so instances split the
+	// devices. The devices' states are followed by every instance.
+	ShareGroup string
 	Threshold int           // LED on below it (no default: 0 is a valid "never")
 	MaxAge    time.Duration // readings older than this are history
 	Logger    *slog.Logger
@@ -82,6 +87,9 @@ func New(cfg Config, conn Conn) (*Server, error) {
 			return nil, fmt.Errorf("control: id: %w (or + for every device)", err)
 		}
 	}
+	if err := wire.ValidID(cfg.ShareGroup); cfg.ShareGroup != "" && err != nil {
+		return nil, fmt.Errorf("control: share group: %w", err)
+	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge
 	}
@@ -100,11 +108,21 @@ func New(cfg Config, conn Conn) (*Server, error) {
 		decider: newDecider(cfg.Threshold, cfg.MaxAge),
 	}
 	conn.Subscribe(s.filter(), s.onTelemetry)
+	// Every instance follows every state: a device's threshold must be
+	// known wherever its next reading lands.
 	conn.Subscribe(wire.Topic(cfg.Device, wire.KindState), s.onState)
 	return s, nil
 }
 
-func (s *Server) filter() string { return wire.Topic(s.cfg.Device, wire.KindTelemetry) }
+// filter is the telemetry subscription, shared when the server is one of a
+// group.
+func (s *Server) filter() string {
+	f := wire.Topic(s.cfg.Device, wire.KindTelemetry)
+	if s.cfg.ShareGroup != "" {
+		f = "$share/" + s.cfg.ShareGroup + "/" + f
+	}
+	return f
+}
 
 // Run serves until ctx is cancelled; cancellation is a clean stop. The
 // connection is the caller's to close afterwards.

@@ -18,6 +18,19 @@ type reading struct {
 // command for each device. Replayed history never drives the LED: a reading
 // older than maxAge, or older than the newest one seen from its device, is
 // left alone.
+//
+// Topic and payload: the topic says who sent a reading, since the broker's
+// ACL lets a device publish only under its own id. What a payload may say
+// against it:
+//   - an "id" naming another device: refused with a warning, whole (a
+//     device configured with someone else's id, or a bridge that remaps
+//     topics, must be looked at, and its readings drive nobody's LED);
+//   - a seq below one already seen: nothing more to check, it is history by
+//     its ts (older than the newest: left alone) or a device whose state
+//     was wiped and counts from 1 again (its ts is new: acted on). With a
+//     shared subscription an instance sees only some of a device's seqs,
+//     so gaps say nothing either. Ordering is by ts, and the device
+//     refuses a command that answers a seq older than one it obeyed.
 type decider struct {
 	threshold  int // for devices that report none
 	maxAge     time.Duration
@@ -101,6 +114,9 @@ func (d *decider) judge(r reading, now time.Time) (note, bool) {
 	}
 	args := about(r.device, r.t)
 	switch newest := d.newest[r.device]; {
+	case r.t.Device != "" && r.t.Device != r.device:
+		return note{warn: true, msg: "telemetry refused: its payload names another device than its topic; check that device's id",
+			args: append(args, "payload_id", r.t.Device)}, false
 	case now.Sub(ts) > d.maxAge:
 		return note{msg: "telemetry from history, not acted on",
 			args: append(args, "ts", wire.FormatTime(ts), "age", now.Sub(ts).Round(time.Millisecond))}, false

@@ -42,15 +42,15 @@ type Supervisor interface {
 
 // Config is the server's behaviour; zero values take the defaults.
 type Config struct {
-	Device    string        // a device id, or wire.AllDevices
+	Device string // a device id, or wire.AllDevices
 	// ShareGroup, when set, subscribes the telemetry as a shared
 	// subscription, $share/ShareGroup/ID/telemetry: the broker hands each
 	// reading to one of the group's servers, so instances split the
 	// devices. The devices' states are followed by every instance.
 	ShareGroup string
-	Threshold int           // LED on below it (no default: 0 is a valid "never")
-	MaxAge    time.Duration // readings older than this are history
-	Logger    *slog.Logger
+	Threshold  int           // LED on below it (no default: 0 is a valid "never")
+	MaxAge     time.Duration // readings older than this are history
+	Logger     *slog.Logger
 	// Supervisor, when set, gets READY at start, a status line and
 	// watchdog pings from the main loop.
 	Supervisor Supervisor

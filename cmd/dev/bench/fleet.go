@@ -171,6 +171,10 @@ func (r *fleetRun) take(n int) (lo, hi int, err error) {
 	return lo, r.next, nil
 }
 
+// blastWindow bounds the readings unanswered during a blast: below the
+// 1024 a server queues, so none is dropped for want of room.
+const blastWindow = 500
+
 // capacity is a blast's outcome.
 type capacity struct {
 	sent, answered int
@@ -191,7 +195,7 @@ func (r *fleetRun) blast(ctx context.Context, n int) (capacity, error) {
 		return capacity{}, err
 	}
 	start := time.Now()
-	if err := r.gen.blast(ctx, lo, hi, 1); err != nil {
+	if err := r.gen.blast(ctx, lo, hi, 1, blastWindow); err != nil {
 		return capacity{}, err
 	}
 	got, last := r.gen.waitAnswered(ctx, n, r.o.Wait)

@@ -165,19 +165,16 @@ func (r *fleetRun) memory(ctx context.Context) ([]memoryPoint, error) {
 			continue
 		}
 		r.o.progress("memory: one server tracking %d devices", n)
-		// In chunks the server's queue holds, so that no reading is
-		// dropped and every device is tracked.
-		for tracked < n {
-			chunk := min(500, n-tracked)
-			c, err := r.blast(ctx, chunk)
-			if err != nil {
-				return nil, err
-			}
-			if c.answered < c.sent {
-				return nil, fmt.Errorf("%d of %d readings unanswered: the server does not track every device, so its memory says nothing", c.sent-c.answered, c.sent)
-			}
-			tracked += chunk
+		// The blast's window keeps the server's queue from overflowing,
+		// so every device is tracked.
+		c, err := r.blast(ctx, n-tracked)
+		if err != nil {
+			return nil, err
 		}
+		if c.answered < c.sent {
+			return nil, fmt.Errorf("%d of %d readings unanswered: the server does not track every device, so its memory says nothing", c.sent-c.answered, c.sent)
+		}
+		tracked = n
 		time.Sleep(2 * time.Second) // let a garbage collection settle
 		u, err := readUsage(s.pid())
 		if err != nil {

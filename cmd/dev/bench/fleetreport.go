@@ -38,8 +38,8 @@ func (r *fleetReport) markdown() string {
 	p("- Date: %s\n", m.date.Format("2006-01-02 15:04 UTC"))
 	p("- Command: `%s`\n", o.Command)
 	p("- Load: %d devices played over %d publisher connections and one command receiver, a reading every %s each, for %s per column; "+
-		"capacity: %d readings of fresh devices sent at once. Servers in one share group ($share/bench/+/telemetry).\n\n",
-		o.Devices, o.Conns, o.Interval, o.Window, o.Blast)
+		"capacity: %d readings of fresh devices, sent as fast as they are answered with at most %d unanswered. Servers in one share group ($share/bench/+/telemetry).\n\n",
+		o.Devices, o.Conns, o.Interval, o.Window, o.Blast, blastWindow)
 	p("| | broker alone (reflector) |")
 	for _, run := range r.runs {
 		p(" %d instance(s) |", run.k)

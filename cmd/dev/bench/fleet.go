@@ -30,6 +30,7 @@ type fleetOptions struct {
 	Blast     int           // readings of the capacity phase (one per device)
 	Tracked   []int         // device counts of the memory phase
 	Conns     int           // publisher connections of the generator
+	ServerCPU float64       // each server instance's CPU, as a share of one core (a cgroup's quota); 0: no limit
 	Wait      time.Duration // bound on waiting for the answers of a phase
 	Out       string
 	Command   string
@@ -52,6 +53,7 @@ func fleetMain(args []string) int {
 	fs.IntVar(&o.Blast, "blast", o.Blast, "readings sent as fast as the broker takes them, to find the capacity")
 	tracked := fs.String("tracked", "10,1000,10000,100000", "device counts at which the server's memory is read")
 	fs.IntVar(&o.Conns, "conns", o.Conns, "publisher connections the devices are played over")
+	fs.Float64Var(&o.ServerCPU, "server-cpu", 0, "hold each server instance to this share of one core (0.25: a quarter), as on a machine of its own; needs root")
 	fs.DurationVar(&o.Wait, "wait", o.Wait, "longest wait for a phase's answers")
 	fs.StringVar(&o.Out, "out", "", "also write the table to this file")
 	if err := fs.Parse(args); err != nil {
@@ -63,7 +65,7 @@ func fleetMain(args []string) int {
 	var err1, err2 error
 	o.Instances, err1 = intList(*instances)
 	o.Tracked, err2 = intList(*tracked)
-	if err := errors.Join(err1, err2); err != nil || fs.NArg() > 0 || o.Devices < 1 || o.Conns < 1 || o.Blast < 1 || o.Interval <= 0 || o.Window < time.Second {
+	if err := errors.Join(err1, err2); err != nil || fs.NArg() > 0 || o.Devices < 1 || o.Conns < 1 || o.Blast < 1 || o.Interval <= 0 || o.Window < time.Second || o.ServerCPU < 0 || o.ServerCPU > 64 {
 		fmt.Fprintln(os.Stderr, "bench fleet: want -devices, -conns and -blast of 1 or more, a positive -interval, -window 1s or more, lists of whole numbers, and no arguments:", err)
 		return 2
 	}

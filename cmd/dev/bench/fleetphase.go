@@ -23,12 +23,15 @@ type instancesResult struct {
 }
 
 // startServers starts k instances of the server in one share group and
-// waits until each is connected.
-func (r *fleetRun) startServers(ctx context.Context, k int, tag string) ([]*child, error) {
-	var servers []*child
-	stop := func() {
+// waits until each is connected; stop stops them.
+func (r *fleetRun) startServers(ctx context.Context, k int, tag string) (servers []*child, stop func(), err error) {
+	var cleanups []func()
+	stop = func() {
 		for _, s := range servers {
 			s.stop()
+		}
+		for _, c := range cleanups {
+			c()
 		}
 	}
 	for i := range k {
@@ -37,21 +40,29 @@ func (r *fleetRun) startServers(ctx context.Context, k int, tag string) ([]*chil
 			"--share-group", "bench", "--client-id", name}, nil, 0)
 		if err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
 		servers = append(servers, c)
+		if r.o.ServerCPU > 0 {
+			undo, err := cpuLimit(c.pid(), name, r.o.ServerCPU)
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+			cleanups = append(cleanups, undo)
+		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for _, s := range servers {
 		for !strings.Contains(s.out.String(), "msg=connected") {
 			if s.exited() || time.Now().After(deadline) || ctx.Err() != nil {
 				stop()
-				return nil, fmt.Errorf("%s did not connect: %s", s.name, s.output())
+				return nil, nil, fmt.Errorf("%s did not connect: %s", s.name, s.output())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return servers, nil
+	return servers, stop, nil
 }
 
 // cpuOf sums the CPU time of processes.
@@ -80,15 +91,11 @@ func pids(cs []*child) []int {
 func (r *fleetRun) instances(ctx context.Context, k int) (*instancesResult, error) {
 	o := r.o
 	o.progress("%d instance(s): %d devices, a reading every %s each, for %s", k, o.Devices, o.Interval, o.Window)
-	servers, err := r.startServers(ctx, k, fmt.Sprint(k))
+	servers, stop, err := r.startServers(ctx, k, fmt.Sprint(k))
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		for _, s := range servers {
-			s.stop()
-		}
-	}()
+	defer stop()
 	lo, hi, err := r.take(o.Devices)
 	if err != nil {
 		return nil, err
@@ -152,12 +159,12 @@ type memoryPoint struct {
 // memory has one server track more and more devices (one reading each)
 // and reads its resident memory at each count.
 func (r *fleetRun) memory(ctx context.Context) ([]memoryPoint, error) {
-	servers, err := r.startServers(ctx, 1, "memory")
+	servers, stop, err := r.startServers(ctx, 1, "memory")
 	if err != nil {
 		return nil, err
 	}
 	s := servers[0]
-	defer s.stop()
+	defer stop()
 	var points []memoryPoint
 	tracked := 0
 	for _, n := range r.o.Tracked {

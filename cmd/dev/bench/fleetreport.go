@@ -40,6 +40,9 @@ func (r *fleetReport) markdown() string {
 	p("- Load: %d devices played over %d publisher connections and one command receiver, a reading every %s each, for %s per column; "+
 		"capacity: %d readings of fresh devices, sent as fast as they are answered with at most %d unanswered. Servers in one share group ($share/bench/+/telemetry).\n\n",
 		o.Devices, o.Conns, o.Interval, o.Window, o.Blast, blastWindow)
+	if o.ServerCPU > 0 {
+		p("- Each server instance held to %.0f%% of one core (a cgroup's CPU quota), as on a small machine of its own.\n\n", 100*o.ServerCPU)
+	}
 	p("| | broker alone (reflector) |")
 	for _, run := range r.runs {
 		p(" %d instance(s) |", run.k)

@@ -65,6 +65,14 @@ func (t Telemetry) AppendJSON(b []byte) []byte {
 // {"light": N} is a valid reading; "id", when present, must be a valid
 // device id; unknown fields are ignored.
 func ParseTelemetry(p []byte) (Telemetry, error) {
+	if t, ok := parseCanonicalTelemetry(p); ok {
+		return t, nil
+	}
+	return parseTelemetryStrict(p)
+}
+
+// parseTelemetryStrict is ParseTelemetry without its fast path.
+func parseTelemetryStrict(p []byte) (Telemetry, error) {
 	var t Telemetry
 	var haveLight bool
 	err := walkObject(p, func(key string, dec *json.Decoder) error {

@@ -258,7 +258,7 @@ func (s *Server) command(o order) {
 	c := wire.Command{Kind: wire.CommandLED, LEDOn: o.ledOn, TS: time.Now(), Seq: o.answer.Seq}
 	// A fresh buffer each time: the connection may still hold the last one
 	// when its wait timed out.
-	m := link.Message{Topic: wire.Topic(o.device, wire.KindCommands), Payload: c.AppendJSON(nil)}
+	m := link.Message{Topic: wire.Topic(o.device, wire.KindCommands), Payload: c.AppendJSON(make([]byte, 0, 96))}
 	s.sent <- sent{d: s.conn.Publish(m), device: o.device, ledOn: c.LEDOn, threshold: s.decider.thresholdOf(o.device)}
 }
 
@@ -281,6 +281,8 @@ func (s *Server) confirm(ctx context.Context, done chan<- struct{}) {
 			s.log.Warn("command not sent", "device", x.device, "led_on", x.ledOn, "err", err)
 			continue
 		}
-		s.log.Debug("command sent", "device", x.device, "led_on", x.ledOn, "threshold", x.threshold)
+		if s.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone would allocate, per command
+			s.log.Debug("command sent", "device", x.device, "led_on", x.ledOn, "threshold", x.threshold)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,14 +40,15 @@ var version = "dev"
 const defaultConfigFile = "/etc/nightlight/nightlight-server.yaml"
 
 type settings struct {
-	Broker    string
-	ID        string
-	ClientID  string
-	Threshold int
-	MaxAge    time.Duration
-	Metrics   string // host:port of the metrics endpoint; "" for none
-	LogLevel  slog.Level
-	Auth      brokerauth.Settings // TLS, username and password for the broker
+	Broker     string
+	ID         string
+	ShareGroup string
+	ClientID   string
+	Threshold  int
+	MaxAge     time.Duration
+	Metrics    string // host:port of the metrics endpoint; "" for none
+	LogLevel   slog.Level
+	Auth       brokerauth.Settings // TLS, username and password for the broker
 }
 
 // bindSettings defines the settings as flags of fs, from their definitions
@@ -55,6 +57,7 @@ func bindSettings(fs *flag.FlagSet, s *settings) {
 	nightlightserver.Settings.Bind(fs, map[string]any{
 		"broker":         &s.Broker,
 		"id":             &s.ID,
+		"share-group":    &s.ShareGroup,
 		"client-id":      &s.ClientID,
 		"threshold":      &s.Threshold,
 		"max-age":        &s.MaxAge,
@@ -184,6 +187,9 @@ func load(args []string, stderr io.Writer) (*settings, *config.Loaded, error) {
 	if s.Threshold < wire.MinLight || s.Threshold > wire.MaxLight+1 {
 		return nil, nil, config.Errorf("threshold (%s): %d is outside the light scale: use 0..1001", l.Origin("threshold"), s.Threshold)
 	}
+	if err := wire.ValidID(s.ShareGroup); s.ShareGroup != "" && err != nil {
+		return nil, nil, config.Errorf("share_group (%s): %s", l.Origin("share-group"), strings.Replace(err.Error(), "device id", "group name", 1))
+	}
 	if s.MaxAge <= 0 {
 		return nil, nil, config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)
 	}
@@ -234,6 +240,7 @@ func serve(ctx context.Context, s *settings, log *slog.Logger, sup control.Super
 	}
 	srv, err := control.New(control.Config{
 		Device:     s.ID,
+		ShareGroup: s.ShareGroup,
 		Threshold:  s.Threshold,
 		MaxAge:     s.MaxAge,
 		Logger:     log,

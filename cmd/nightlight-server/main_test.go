@@ -201,7 +201,13 @@ func TestReload(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	out.WaitFor(t, 10*time.Second, "msg=reloading")
 	out.WaitFor(t, 10*time.Second, "threshold=500")
-	time.Sleep(300 * time.Millisecond) // subscribed again
+	// Subscribed again: the link logs connected once its subscriptions are
+	// made. A fixed pause was not enough on a busy machine.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(out.String(), "msg=connected") < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected again after the reload; log:\n%s", out.String())
+		}
+	}
 	if !decide(400) {
 		t.Fatal("light 400 after reloading threshold 500: led_on false")
 	}

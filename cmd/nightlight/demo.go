@@ -75,7 +75,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	// The logs: all of them with --log; otherwise only what went wrong.
 	log := cli.NewLogger(stderr, slog.LevelWarn)
 	if o.log {
-		log = cli.NewLogger(stdout, slog.LevelInfo)
+		log = cli.NewLogger(stdout, slog.LevelDebug) // the server's reading and command lines are debug
 	}
 
 	// The broker's own chatter (a warning for each connection still open as

@@ -128,9 +128,10 @@ func TestWatchdogSlowLoop(t *testing.T) {
 
 // TestSystemdNotify runs the daemon as systemd would (NOTIFY_SOCKET,
 // WATCHDOG_USEC) and checks the whole sequence: READY once the hardware and
-// outbox are open, a STATUS line that follows the state, WATCHDOG pings from
-// the main loop that stop while the loop is stuck and resume after, RELOADING
-// and READY around SIGHUP, STOPPING at SIGTERM.
+// outbox are open, a STATUS line that follows the state, WATCHDOG pings that
+// go on when the light file is a named pipe (refused, never read), stop while
+// the daemon is stopped and resume after, RELOADING and READY around SIGHUP,
+// STOPPING at SIGTERM.
 func TestSystemdNotify(t *testing.T) {
 	t.Parallel() // mostly waiting: overlaps the other long tests
 	b := mqtttest.Embedded(t)
@@ -149,32 +150,31 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatalf("%d watchdog pings in 1s with WATCHDOG_USEC=200000, want several", n)
 	}
 
-	// Stick the main loop: the simulated sensor reads its level from a
-	// FIFO that nobody writes, so the read blocks. The FIFO keeps a second
-	// name, to unstick the read after the light file is plain again.
+	// A named pipe as the light file: it used to block the sample, and the
+	// main loop with it. It is refused at once now (a file that lies), the
+	// log says why, and the loop goes on feeding the watchdog.
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Link(fifo, light+".fifo"); err != nil {
+	if err := os.Rename(fifo, light); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(light+".fifo", light); err != nil {
-		t.Fatal(err)
+	out.WaitFor(t, 5*time.Second, "is a named pipe")
+	if n := sock.count("WATCHDOG=1", time.Second); n < 3 {
+		t.Fatalf("%d watchdog pings in 1s with a named pipe as the light file, want several: the pipe hangs the loop", n)
 	}
-	time.Sleep(300 * time.Millisecond) // the loop reaches the read and blocks
-	if n := sock.count("WATCHDOG=1", time.Second); n > 1 {
-		t.Fatalf("%d watchdog pings while the main loop was stuck, want none", n)
-	}
-	// Unstick it: the light file becomes a plain file again for the next
-	// samples, then a writer comes to the FIFO and the blocked read returns.
 	setLight(t, light, 700)
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
+
+	// A hung daemon (stopped, as a deadlock would leave it) pings no more,
+	// so systemd's watchdog catches it; once it runs again, it pings again.
+	cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(100 * time.Millisecond) // a ping already sent may still arrive
+	if n := sock.count("WATCHDOG=1", time.Second); n > 0 {
+		cmd.Process.Signal(syscall.SIGCONT)
+		t.Fatalf("%d watchdog pings while the daemon was stopped, want none", n)
 	}
-	w.WriteString("700\n")
-	w.Close()
+	cmd.Process.Signal(syscall.SIGCONT)
 	sock.expect(t, "WATCHDOG=1", 5*time.Second)
 	sock.expect(t, "light 700", 5*time.Second)
 

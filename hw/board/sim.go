@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"nightlight/internal/smallfile"
 )
 
 // Levels of the simulated day/night curve.
@@ -28,12 +29,14 @@ func (b *Board) simLevel() (int, error) {
 
 // readLightFile reads a level 0..1000 written as a whole number in a file.
 func readLightFile(path string) (int, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, smallfile.MaxLight, "sim: light file")
 	switch {
+	case smallfile.Refused(err):
+		return 0, err
 	case errors.Is(err, fs.ErrNotExist):
 		return 0, fmt.Errorf("sim: light file %s does not exist: create it holding a whole number 0..1000 (e.g. echo 500 > %s)", path, path)
 	case err != nil:
-		return 0, fmt.Errorf("sim: light file %s cannot be read (%w): make it readable and write a whole number 0..1000 in it", path, err)
+		return 0, fmt.Errorf("sim: light file %s cannot be read (%w): make it readable and write a whole number 0..1000 in it", path, errors.Unwrap(err))
 	}
 	s := strings.TrimSpace(string(data))
 	v, err := strconv.Atoi(s)

@@ -91,7 +91,7 @@ func TestSimLightFileErrors(t *testing.T) {
 	}
 	// A directory cannot be read as a file.
 	b2 := openSim(t, Config{SimLight: dir})
-	if _, err := b2.Light(); err == nil || !strings.Contains(err.Error(), "cannot be read") {
+	if _, err := b2.Light(); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
 	}
 }

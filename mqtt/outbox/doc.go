@@ -15,9 +15,9 @@
 //     once every record in it is acknowledged and that acknowledgement is
 //     on the device, so removal never rewrites data (tidwall/wal's
 //     TruncateFront rewrites up to 55 KB per record removed).
-//   - state holds the ack position and the seq reservation in two checksummed
-//     slots in separate 4 KiB pages, written alternately, so that a torn
-//     write of one leaves the other valid.
+//   - state holds the ack position, the seq reservation and the boot id in
+//     two checksummed slots in separate 4 KiB pages, written alternately, so
+//     that a torn write of one leaves the other valid.
 //
 // The directory is fsynced after files are created and removed.
 //
@@ -38,12 +38,25 @@
 // NextSeq never goes back. Before a seq is used, a ceiling above it is
 // written to the state file and synced (a reservation of 16384 seqs, so at
 // one reading every 5 s about one extra sync a day). Close writes the exact
-// next seq as a clean-shutdown mark; an Open after a crash or power cut
-// starts at the highest of the last record's seq + 1, the ack position + 1
-// and the ceiling. That leaves a gap: a gap in seqs means a crash, never a
-// reuse, and a consumer must not treat it as lost readings. The ceiling is
-// what makes this hold under SyncGrouped, where a record can be published
-// from the page cache before it reaches the device and be lost there.
+// next seq as a clean-shutdown mark. Every state write also carries the
+// kernel's boot id (Options.BootID), which tells the two kinds of unclean
+// stop apart at the next Open:
+//
+//   - the process crashed (SIGKILL, a panic) and the machine stayed up: the
+//     boot id is the same, the page cache kept every record and ack written,
+//     so the last stored seq is the last handed out, and seqs continue at
+//     the highest of the last record's seq + 1 and the ack position + 1,
+//     with no gap;
+//   - the machine went down (power cut, kernel panic, reboot without a clean
+//     stop), or the boot id is unknown: seqs resume at the ceiling as well.
+//     That leaves a gap, which means the machine went down, never a reuse
+//     or a loss. The ceiling is what makes this hold under SyncGrouped,
+//     where a record can be published from the page cache before it reaches
+//     the device and be lost there.
+//
+// So a consumer sees a gap only where the machine itself went down. (Before
+// the boot id, every crash skipped to the ceiling; state slots written
+// without one, version 1, are read as written in an unknown boot.)
 //
 // # What a crash or a power cut loses
 //

@@ -2,7 +2,9 @@ package outbox
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 )
 
@@ -74,8 +76,12 @@ func FuzzRecordRoundTrip(f *testing.F) {
 
 // FuzzDecodeState checks the state slot decoder the same way.
 func FuzzDecodeState(f *testing.F) {
-	good := state{gen: 3, acked: 10, ceiling: 16395, clean: true}.encode()
+	good := state{gen: 3, acked: 10, ceiling: 16395, clean: true, boot: bootID{1, 2, 3}}.encode()
 	f.Add(good)
+	v1 := state{gen: 3, acked: 10, ceiling: 16395}.encode()[:stateLenV1]
+	v1[4] = 1
+	binary.LittleEndian.PutUint32(v1[stateLenV1-4:], crc32.Checksum(v1[:stateLenV1-4], castagnoli))
+	f.Add(v1)
 	f.Add(make([]byte, stateLen))
 	b := bytes.Clone(good)
 	b[12] ^= 1
@@ -83,6 +89,12 @@ func FuzzDecodeState(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, ok := decodeState(b)
 		if !ok {
+			return
+		}
+		if binary.LittleEndian.Uint16(b[4:]) == 1 { // read as written in an unknown boot
+			if back, ok := decodeState(s.encode()); !ok || back != s || s.boot != (bootID{}) {
+				t.Fatalf("version 1 slot %x: decoded %+v, round trip %+v", b, s, back)
+			}
 			return
 		}
 		if re := s.encode(); !bytes.Equal(re, b[:stateLen]) {

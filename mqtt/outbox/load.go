@@ -10,6 +10,11 @@ import (
 // load reads the state file and scans every segment, cutting damage, then
 // positions the cursors. It runs before the sync goroutine exists.
 func (o *Outbox) load() error {
+	if id, err := o.opts.BootID(); err != nil {
+		o.log.Warn("the machine's boot id is unknown: after a crash seqs skip ahead as after a power cut", "err", err)
+	} else {
+		o.boot = parseBootID(id)
+	}
 	st, valid, err := o.loadState()
 	if err != nil {
 		return err
@@ -27,13 +32,23 @@ func (o *Outbox) load() error {
 	}
 
 	o.lastSeq = prev
-	if st.clean && st.ceiling > 0 {
+	o.next = max(1, prev+1, o.acked+1)
+	switch {
+	case st.clean && st.ceiling > 0:
 		// A clean stop knows the last seq even when its record is gone.
 		o.lastSeq = max(prev, st.ceiling-1)
-	}
-	o.next = max(1, prev+1, o.acked+1, st.ceiling)
-	if valid > 0 && !st.clean {
-		o.log.Warn("previous run did not close cleanly; seqs resume past the last reservation, so the gap is not a loss",
+		o.next = max(o.next, st.ceiling)
+	case valid > 0 && st.boot != (bootID{}) && st.boot == o.boot:
+		// The process crashed and the machine stayed up: every record and
+		// ack it wrote is in the page cache, so the last stored seq is the
+		// last handed out. Continue right after it, with no gap.
+		o.log.Warn("previous run did not close cleanly, the machine stayed up: seqs continue after the last stored one",
+			"last_seq", prev, "next_seq", o.next)
+	case valid > 0:
+		// A power cut or reboot: records published from the page cache may
+		// be lost here, and their seqs must never be reused.
+		o.next = max(o.next, st.ceiling)
+		o.log.Warn("previous run did not close cleanly and the machine restarted since; seqs resume past the last reservation, so the gap is not a loss",
 			"last_seq", prev, "next_seq", o.next)
 	}
 	if err := o.openTail(ackPos); err != nil {

@@ -68,6 +68,12 @@ type Options struct {
 	// Logger receives damage, drop and sync-failure reports. Nil discards
 	// them. The Outbox adds no component tag; the caller does.
 	Logger *slog.Logger
+	// BootID returns the id of the running boot of the machine, which
+	// tells a crash of the process (same boot: the page cache kept every
+	// write) from a power cut or reboot. Nil reads the kernel's
+	// (/proc/sys/kernel/random/boot_id on Linux; elsewhere unknown, and an
+	// unclean stop always skips seqs). Tests set it to simulate a reboot.
+	BootID func() (string, error)
 
 	// syncFile forces a file's data to the device; nil is datasync. Tests
 	// count syncs with it.
@@ -96,6 +102,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.syncFile == nil {
 		o.syncFile = datasync
+	}
+	if o.BootID == nil {
+		o.BootID = readBootID
 	}
 	return o, nil
 }
@@ -153,6 +162,7 @@ type Outbox struct {
 	dirF     *os.File
 	stateF   *os.File
 	st       state  // last state written (not necessarily synced)
+	boot     bootID // this boot's id, written into every state; zero when unknown
 	stSynced uint64 // the ack position last synced (or found at Open)
 	stStale  bool   // the in-memory ack position could not be written
 	stDirty  bool   // state written since the last sync

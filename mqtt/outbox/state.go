@@ -2,7 +2,9 @@ package outbox
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"hash/crc32"
+	"strings"
 )
 
 // The state file holds the ack position and the seq reservation in two
@@ -13,10 +15,29 @@ const (
 	stateFile     = "state"
 	stateSlotSize = 4096
 	stateMagic    = "NLOB"
-	stateVersion  = 1
-	stateLen      = 4 + 2 + 2 + 8 + 8 + 8 + 4
-	flagClean     = 1 << 0
+	// Version 2 adds the boot id; version 1 slots (without it) are still
+	// read, as written in an unknown boot.
+	stateVersion = 2
+	stateLenV1   = 4 + 2 + 2 + 8 + 8 + 8 + 4
+	stateLen     = 4 + 2 + 2 + 8 + 8 + 8 + 16 + 4
+	flagClean    = 1 << 0
 )
+
+// bootID is the kernel's id of the boot a state was written in; zero when
+// unknown.
+type bootID [16]byte
+
+// parseBootID reads the kernel's boot id (a UUID such as
+// 0f0e5a2c-1b3d-4e5f-8a9b-0c1d2e3f4a5b); anything else is unknown.
+func parseBootID(s string) bootID {
+	var id bootID
+	b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(s), "-", ""))
+	if err != nil || len(b) != len(id) {
+		return bootID{}
+	}
+	copy(id[:], b)
+	return id
+}
 
 // state is one slot's content.
 type state struct {
@@ -27,6 +48,7 @@ type state struct {
 	// (clean set) it is exactly the next seq.
 	ceiling uint64
 	clean   bool
+	boot    bootID // the boot the state was written in: a crash within it lost nothing written
 }
 
 func (s state) encode() []byte {
@@ -41,18 +63,25 @@ func (s state) encode() []byte {
 	b = binary.LittleEndian.AppendUint64(b, s.gen)
 	b = binary.LittleEndian.AppendUint64(b, s.acked)
 	b = binary.LittleEndian.AppendUint64(b, s.ceiling)
+	b = append(b, s.boot[:]...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
 // decodeState decodes one slot; ok is false for a torn, blank or foreign slot.
 func decodeState(b []byte) (s state, ok bool) {
-	if len(b) < stateLen || string(b[:4]) != stateMagic {
+	if len(b) < 8 || string(b[:4]) != stateMagic {
 		return state{}, false
 	}
-	if crc32.Checksum(b[:stateLen-4], castagnoli) != binary.LittleEndian.Uint32(b[stateLen-4:]) {
+	n := 0
+	switch binary.LittleEndian.Uint16(b[4:]) {
+	case 1:
+		n = stateLenV1
+	case stateVersion:
+		n = stateLen
+	default:
 		return state{}, false
 	}
-	if binary.LittleEndian.Uint16(b[4:]) != stateVersion {
+	if len(b) < n || crc32.Checksum(b[:n-4], castagnoli) != binary.LittleEndian.Uint32(b[n-4:]) {
 		return state{}, false
 	}
 	flags := binary.LittleEndian.Uint16(b[6:])
@@ -63,6 +92,9 @@ func decodeState(b []byte) (s state, ok bool) {
 	s.gen = binary.LittleEndian.Uint64(b[8:])
 	s.acked = binary.LittleEndian.Uint64(b[16:])
 	s.ceiling = binary.LittleEndian.Uint64(b[24:])
+	if n == stateLen {
+		copy(s.boot[:], b[32:48])
+	}
 	return s, true
 }
 

@@ -32,3 +32,13 @@ func datasync(f *os.File) error {
 	}
 	return nil
 }
+
+// bootIDFile holds the kernel's random id of the running boot: the same
+// for every process until the machine restarts.
+const bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+// readBootID is the default Options.BootID.
+func readBootID() (string, error) {
+	b, err := os.ReadFile(bootIDFile)
+	return string(b), err
+}

@@ -111,6 +111,7 @@ func (o *Outbox) reserveSeqs(seq uint64) error {
 // needs a sync.
 func (o *Outbox) writeState(st state) error {
 	st.gen = o.st.gen + 1
+	st.boot = o.boot
 	if _, err := o.stateF.WriteAt(st.encode(), slotOffset(st.gen)); err != nil {
 		return err
 	}

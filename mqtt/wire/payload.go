@@ -34,6 +34,10 @@ type Telemetry struct {
 	Light int       // 0..1000, the lesson's "light"
 	Seq   uint64    // rises by one per reading; 0 when absent (the lesson sends none)
 	TS    time.Time // when the reading was taken; zero when absent
+	// Device is the device id the payload names ("id"), optional: the
+	// topic says who sent a reading (a broker's ACL vouches for it), and a
+	// server refuses a reading whose payload names another device.
+	Device string
 }
 
 // AppendJSON appends the reading as JSON to b. It allocates nothing when b
@@ -50,12 +54,25 @@ func (t Telemetry) AppendJSON(b []byte) []byte {
 		b = t.TS.UTC().AppendFormat(b, TimeLayout)
 		b = append(b, '"')
 	}
+	if t.Device != "" {
+		b = append(b, `,"id":`...)
+		b = strconv.AppendQuote(b, t.Device)
+	}
 	return append(b, '}')
 }
 
 // ParseTelemetry decodes a reading. Only "light" is required, so the lesson's
-// {"light": N} is a valid reading; unknown fields are ignored.
+// {"light": N} is a valid reading; "id", when present, must be a valid
+// device id; unknown fields are ignored.
 func ParseTelemetry(p []byte) (Telemetry, error) {
+	if t, ok := parseCanonicalTelemetry(p); ok {
+		return t, nil
+	}
+	return parseTelemetryStrict(p)
+}
+
+// parseTelemetryStrict is ParseTelemetry without its fast path.
+func parseTelemetryStrict(p []byte) (Telemetry, error) {
 	var t Telemetry
 	var haveLight bool
 	err := walkObject(p, func(key string, dec *json.Decoder) error {
@@ -71,6 +88,8 @@ func ParseTelemetry(p []byte) (Telemetry, error) {
 			t.Seq = uint64(n)
 		case "ts":
 			t.TS, err = timeValue(dec, key)
+		case "id":
+			t.Device, err = idValue(dec)
 		default:
 			err = skipValue(dec)
 		}
@@ -184,6 +203,21 @@ func ParseCommand(p []byte) (Command, error) {
 		c.Kind = kinds[0]
 	}
 	return c, err
+}
+
+func idValue(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", fmt.Errorf("not JSON: %w", err)
+	}
+	id, ok := tok.(string)
+	if !ok {
+		return "", fmt.Errorf(`"id" must be a device id string, not %s`, describe(tok))
+	}
+	if err := ValidID(id); err != nil {
+		return "", fmt.Errorf(`"id": %w`, err)
+	}
+	return id, nil
 }
 
 func modeValue(dec *json.Decoder) (string, error) {

@@ -13,6 +13,13 @@
 // ours serve their metrics endpoint (--metrics-listen on a free loopback
 // port), which nobody scrapes: the cost of having it on.
 //
+// With fleet first it measures the server under a fleet instead (fleet.go):
+// N devices played over a few connections against a private Mosquitto, one
+// to three server instances in a share group, and the broker's own ceiling
+// beside them.
+//
+//	go run ./cmd/dev/bench fleet [-devices 10000] [-instances 1,2,3] [-tracked 10,1000,10000,100000] [-out FILE]
+//
 // Ours run with the timer slack their systemd units set; the lesson's
 // programs as the lesson runs them. It needs mosquitto, and Debian's python3
 // with python3-paho-mqtt. Linux only: memory and CPU come from /proc.
@@ -87,6 +94,9 @@ func defaultOptions() options {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fleet" {
+		os.Exit(fleetMain(os.Args[2:]))
+	}
 	o := defaultOptions()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&o.Transitions, "transitions", o.Transitions, "dark transitions measured per system")

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"nightlight/cmd/internal/config"
+	"nightlight/internal/smallfile"
 	"nightlight/mqtt/link"
 )
 
@@ -151,9 +152,9 @@ func Load(s Settings, broker string, origin func(flagName string) string) (*Auth
 		}
 		return bad(pwOrigin, format, args...)
 	}
-	data, err := os.ReadFile(pwFile)
+	data, err := smallfile.Read(pwFile, smallfile.MaxPassword, "password file")
 	if err != nil {
-		return nil, pwBad("%v: name a file the program can read that holds the broker password", err)
+		return nil, pwBad("%s", hint(err, "name a file the program can read that holds the broker password"))
 	}
 	a.Password = strings.TrimRight(string(data), "\r\n")
 	if a.Password == "" {
@@ -169,9 +170,9 @@ func tlsConfig(s Settings, host string, bad func(string, string, ...any) error) 
 		t.ServerName = s.ServerName
 	}
 	if s.CAFile != "" {
-		data, err := os.ReadFile(s.CAFile)
+		data, err := smallfile.Read(s.CAFile, smallfile.MaxCA, "CA file")
 		if err != nil {
-			return nil, bad("ca-file", "%v: name a readable PEM file holding the CA certificate that signed the broker's", err)
+			return nil, bad("ca-file", "%s", hint(err, "name a readable PEM file holding the CA certificate that signed the broker's"))
 		}
 		certs, err := parseCerts(data)
 		if err != nil {
@@ -191,9 +192,9 @@ func tlsConfig(s Settings, host string, bad func(string, string, ...any) error) 
 	case s.CertFile == "" && s.KeyFile != "":
 		return nil, bad("key-file", "is set, but cert_file is not: set cert_file to the client certificate (PEM)")
 	case s.CertFile != "":
-		certPEM, err := os.ReadFile(s.CertFile)
+		certPEM, err := smallfile.Read(s.CertFile, smallfile.MaxCert, "certificate file")
 		if err != nil {
-			return nil, bad("cert-file", "%v: name a readable PEM file holding the client certificate", err)
+			return nil, bad("cert-file", "%s", hint(err, "name a readable PEM file holding the client certificate"))
 		}
 		if certs, err := parseCerts(certPEM); err != nil || len(certs) == 0 {
 			if err == nil {
@@ -201,9 +202,9 @@ func tlsConfig(s Settings, host string, bad func(string, string, ...any) error) 
 			}
 			return nil, bad("cert-file", "%s: %v: give the client certificate in PEM form", s.CertFile, err)
 		}
-		keyPEM, err := os.ReadFile(s.KeyFile)
+		keyPEM, err := smallfile.Read(s.KeyFile, smallfile.MaxKey, "key file")
 		if err != nil {
-			return nil, bad("key-file", "%v: name a readable PEM file holding the client certificate's private key", err)
+			return nil, bad("key-file", "%s", hint(err, "name a readable PEM file holding the client certificate's private key"))
 		}
 		if !hasPEMKey(keyPEM) {
 			return nil, bad("key-file", "%s holds no PEM private key (-----BEGIN PRIVATE KEY-----): give the client certificate's key, unencrypted, in PEM form", s.KeyFile)
@@ -218,6 +219,15 @@ func tlsConfig(s Settings, host string, bad func(string, string, ...any) error) 
 		t.Certificates = []tls.Certificate{pair}
 	}
 	return t, nil
+}
+
+// hint is a file's read error with what to do; smallfile's refusals say it
+// already.
+func hint(err error, todo string) string {
+	if smallfile.Refused(err) {
+		return err.Error()
+	}
+	return err.Error() + ": " + todo
 }
 
 // parseCerts parses every CERTIFICATE block of a PEM bundle.

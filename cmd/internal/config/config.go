@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"nightlight/internal/smallfile"
 )
 
 // UsageError is a mistake on the command line (exit 2, see cli.ExitCode).
@@ -169,15 +171,18 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func (l *Loaded) applyFile(fs *flag.FlagSet, file string, named bool) error {
-	data, err := os.ReadFile(file)
+	data, err := smallfile.Read(file, smallfile.MaxConfig, "config file")
 	if errors.Is(err, os.ErrNotExist) && !named {
 		return nil // the default file is optional
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return Errorf("config file %s does not exist: create it, or leave out --config to use the defaults", file)
 	}
+	if smallfile.Refused(err) {
+		return Errorf("%v", err)
+	}
 	if err != nil {
-		return Errorf("config file %s cannot be read (%v): make it readable by the user the program runs as", file, err)
+		return Errorf("config file %s cannot be read (%v): make it readable by the user the program runs as", file, errors.Unwrap(err))
 	}
 	l.File = file
 	var doc yaml.Node

@@ -42,10 +42,15 @@ type Supervisor interface {
 
 // Config is the server's behaviour; zero values take the defaults.
 type Config struct {
-	Device    string        // a device id, or wire.AllDevices
-	Threshold int           // LED on below it (no default: 0 is a valid "never")
-	MaxAge    time.Duration // readings older than this are history
-	Logger    *slog.Logger
+	Device string // a device id, or wire.AllDevices
+	// ShareGroup, when set, subscribes the telemetry as a shared
+	// subscription, $share/ShareGroup/ID/telemetry: the broker hands each
+	// reading to one of the group's servers, so instances split the
+	// devices. The devices' states are followed by every instance.
+	ShareGroup string
+	Threshold  int           // LED on below it (no default: 0 is a valid "never")
+	MaxAge     time.Duration // readings older than this are history
+	Logger     *slog.Logger
 	// Supervisor, when set, gets READY at start, a status line and
 	// watchdog pings from the main loop.
 	Supervisor Supervisor
@@ -69,6 +74,7 @@ type Server struct {
 	queue   chan reading // from the connection's goroutine to Run
 	states  chan learned // likewise
 	decider *decider     // Run's own
+	sent    chan sent    // from Run to its confirm goroutine
 }
 
 // learned is a device's threshold from its retained state.
@@ -84,6 +90,9 @@ func New(cfg Config, conn Conn) (*Server, error) {
 		if err := wire.ValidID(cfg.Device); err != nil {
 			return nil, fmt.Errorf("control: id: %w (or + for every device)", err)
 		}
+	}
+	if err := wire.ValidID(cfg.ShareGroup); cfg.ShareGroup != "" && err != nil {
+		return nil, fmt.Errorf("control: share group: %w", err)
 	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge
@@ -103,30 +112,58 @@ func New(cfg Config, conn Conn) (*Server, error) {
 		log:     cfg.Logger,
 		queue:   make(chan reading, queueLen),
 		states:  make(chan learned, queueLen),
+		sent:    make(chan sent, queueLen),
 		decider: newDecider(cfg.Threshold, cfg.MaxAge),
 	}
 	conn.Subscribe(s.filter(), s.onTelemetry)
+	// Every instance follows every state: a device's threshold must be
+	// known wherever its next reading lands.
 	conn.Subscribe(wire.Topic(cfg.Device, wire.KindState), s.onState)
 	return s, nil
 }
 
-func (s *Server) filter() string { return wire.Topic(s.cfg.Device, wire.KindTelemetry) }
+// filter is the telemetry subscription, shared when the server is one of a
+// group.
+func (s *Server) filter() string {
+	f := wire.Topic(s.cfg.Device, wire.KindTelemetry)
+	if s.cfg.ShareGroup != "" {
+		f = "$share/" + s.cfg.ShareGroup + "/" + f
+	}
+	return f
+}
 
 // Run serves until ctx is cancelled; cancellation is a clean stop. The
-// connection is the caller's to close afterwards.
+// connection is the caller's to close afterwards. Run is called once.
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("serving", "telemetry", s.filter(), "threshold", s.cfg.Threshold, "max_age", s.cfg.MaxAge)
 	sup := s.cfg.Supervisor
 	var heartbeat <-chan time.Time
+	every := time.Second // the watchdog and the status line, at most this often
 	if wd := sup.WatchdogInterval(); wd > 0 {
 		hb := time.NewTicker(wd)
 		defer hb.Stop()
 		heartbeat = hb.C
+		every = min(every, wd)
 	}
+	confirmCtx, cancel := context.WithCancel(ctx)
+	confirmed := make(chan struct{})
+	go s.confirm(confirmCtx, confirmed)
+	defer func() {
+		cancel()
+		close(s.sent)
+		<-confirmed // each wait returns at once now that confirmCtx is done
+	}()
 	sup.Ready()
+	var told time.Time
 	for {
-		sup.Watchdog()
-		sup.Status(s.statusLine())
+		// The watchdog and the status line at most once a second (or per
+		// watchdog interval, if shorter): under a fleet's load, once per
+		// batch would be a syscall per reading.
+		if now := time.Now(); now.Sub(told) >= every {
+			sup.Watchdog()
+			sup.Status(s.statusLine())
+			told = now
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -212,13 +249,12 @@ func (s *Server) decideBatch(r reading) {
 	s.cfg.Counters.Devices.Store(int64(s.decider.devices()))
 	for _, n := range notes {
 		s.cfg.Counters.countStale(n.stale)
-		switch {
-		case n.warn:
-			s.log.Warn(n.msg, n.args...)
-		case n.msg == noteSuperseded:
-			s.log.Debug(n.msg, n.args...)
-		default:
-			s.log.Info(n.msg, n.args...)
+		level := slog.LevelDebug
+		if n.warn {
+			level = slog.LevelWarn
+		}
+		if s.log.Enabled(context.Background(), level) {
+			s.log.Log(context.Background(), level, n.msg, n.args()...)
 		}
 	}
 	for _, o := range orders {
@@ -226,17 +262,39 @@ func (s *Server) decideBatch(r reading) {
 	}
 }
 
-// command sends an order.
+// command sends an order and hands its delivery to confirm, so that the
+// next batch need not wait for this one's acknowledgement.
 func (s *Server) command(o order) {
 	c := wire.Command{Kind: wire.CommandLED, LEDOn: o.ledOn, TS: time.Now(), Seq: o.answer.Seq}
 	// A fresh buffer each time: the connection may still hold the last one
 	// when its wait timed out.
-	m := link.Message{Topic: wire.Topic(o.device, wire.KindCommands), Payload: c.AppendJSON(nil)}
-	if err := s.conn.Publish(m).Wait(context.Background()); err != nil {
-		s.cfg.Counters.CommandsFailed.Add(1)
-		s.log.Warn("command not sent", "device", o.device, "led_on", c.LEDOn, "err", err)
-		return
+	m := link.Message{Topic: wire.Topic(o.device, wire.KindCommands), Payload: c.AppendJSON(make([]byte, 0, 96))}
+	s.sent <- sent{d: s.conn.Publish(m), device: o.device, ledOn: c.LEDOn, threshold: s.decider.thresholdOf(o.device)}
+}
+
+// sent is a command on its way to the broker.
+type sent struct {
+	d         link.Delivery
+	device    string
+	ledOn     bool
+	threshold int
+}
+
+// confirm waits for each command's acknowledgement in turn and logs the
+// ones that failed; it ends when s.sent is closed. Once ctx is done the
+// waits return at once: the commands still unconfirmed are logged as not
+// sent.
+func (s *Server) confirm(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	for x := range s.sent {
+		if err := x.d.Wait(ctx); err != nil {
+			s.cfg.Counters.CommandsFailed.Add(1)
+			s.log.Warn("command not sent", "device", x.device, "led_on", x.ledOn, "err", err)
+			continue
+		}
+		s.cfg.Counters.CommandsSent.Add(1)
+		if s.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone would allocate, per command
+			s.log.Debug("command sent", "device", x.device, "led_on", x.ledOn, "threshold", x.threshold)
+		}
 	}
-	s.cfg.Counters.CommandsSent.Add(1)
-	s.log.Info("command sent", "device", o.device, "led_on", c.LEDOn, "threshold", s.decider.thresholdOf(o.device))
 }

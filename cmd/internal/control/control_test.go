@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,8 @@ func startServer(t *testing.T, url, device string) *mqtttest.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Device: device, Threshold: 300, MaxAge: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))}, conn)
+	srv, err := New(Config{Device: device, Threshold: 300, MaxAge: 30 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,5 +116,49 @@ func TestNewRefuses(t *testing.T) {
 		if _, err := New(Config{Device: device}, linktest.New()); err == nil {
 			t.Errorf("New with device %q = nil error", device)
 		}
+	}
+}
+
+// countingSupervisor counts the watchdog pings of a server.
+type countingSupervisor struct {
+	unsupervised
+	wd    time.Duration
+	pings atomic.Int64
+}
+
+func (c *countingSupervisor) Watchdog() error                 { c.pings.Add(1); return nil }
+func (c *countingSupervisor) WatchdogInterval() time.Duration { return c.wd }
+
+// TestWatchdogPings: the server pings at its watchdog interval, also when
+// that is shorter than the second its status line waits, and also while
+// readings keep its loop busy.
+func TestWatchdogPings(t *testing.T) {
+	sup := &countingSupervisor{wd: 50 * time.Millisecond}
+	conn := linktest.New()
+	srv, err := New(Config{Device: wire.AllDevices, Threshold: 300, Supervisor: sup}, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Connect()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	stop := time.After(time.Second)
+	for seq := uint64(1); ; seq++ {
+		select {
+		case <-stop:
+			// 20 intervals of 50 ms: far more than 1 ping a second, allowing
+			// for a slow machine.
+			if n := sup.pings.Load(); n < 8 {
+				t.Fatalf("%d watchdog pings in 1 s with a 50 ms interval", n)
+			}
+			return
+		default:
+		}
+		r := wire.Telemetry{Light: 100, Seq: seq, TS: time.Now()}
+		conn.Deliver(link.Message{Topic: "busy/telemetry", Payload: r.AppendJSON(nil)})
+		<-conn.Published()
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -20,6 +20,9 @@ func at(device string, light int, seq uint64, ts time.Duration) reading {
 	return r
 }
 
+// named gives r a payload id.
+func named(r reading, id string) reading { r.t.Device = id; return r }
+
 // TestDecide: batches of readings through the server's decision, in
 // sequence, each decided at t0 plus a second.
 func TestDecide(t *testing.T) {
@@ -59,6 +62,19 @@ func TestDecide(t *testing.T) {
 			{[]reading{at("b", 900, 1, 0), at("a", 100, 1, 0), at("b", 100, 2, time.Millisecond)},
 				[]want{{"b", true, 2}, {"a", true, 1}},
 				[]string{received, received, received, "superseded"}},
+		}},
+		{"a payload naming another device drives nothing, and is not its newest", []batch{
+			{[]reading{named(at("d6", 100, 7, 0), "d7")}, nil, []string{"names another device"}},
+			{[]reading{at("d6", 900, 6, -time.Millisecond), named(at("d6", 100, 8, time.Millisecond), "d6")},
+				[]want{{"d6", true, 8}}, []string{received, received, "superseded"}},
+		}},
+		{"a seq that goes back with a newer ts: a device counting from 1 again", []batch{
+			{[]reading{at("d8", 100, 5000, 0)}, []want{{"d8", true, 5000}}, []string{received}},
+			{[]reading{at("d8", 900, 1, time.Second)}, []want{{"d8", false, 1}}, []string{received}},
+		}},
+		{"readings of one device arriving out of order (a shared subscription): the older is history", []batch{
+			{[]reading{at("d9", 900, 11, 0)}, []want{{"d9", false, 11}}, []string{received}},
+			{[]reading{at("d9", 100, 10, -5*time.Millisecond)}, nil, []string{"older than the newest"}},
 		}},
 		{"a clock far ahead is refused, and does not poison the next", []batch{
 			{[]reading{at("d4", 100, 5, time.Hour)}, nil, []string{"from the future"}},
@@ -100,11 +116,12 @@ func TestDecide(t *testing.T) {
 }
 
 // TestDecideWarnsOnlyAboutClocks: history is routine; a clock in the
-// future is the one thing an operator must look at.
+// future, and a payload naming another device, are what an operator must
+// look at.
 func TestDecideWarnsOnlyAboutClocks(t *testing.T) {
 	d := newDecider(wire.DefaultThreshold, DefaultMaxAge)
-	_, notes := d.decide([]reading{at("a", 1, 1, -time.Hour), at("b", 1, 1, time.Hour), at("c", 1, 1, 0)}, t0)
-	for i, want := range []bool{false, true, false} {
+	_, notes := d.decide([]reading{at("a", 1, 1, -time.Hour), at("b", 1, 1, time.Hour), at("c", 1, 1, 0), named(at("e", 1, 1, 0), "f")}, t0)
+	for i, want := range []bool{false, true, false, true} {
 		if notes[i].warn != want {
 			t.Errorf("note %q: warn %v, want %v", notes[i].msg, notes[i].warn, want)
 		}

@@ -74,6 +74,7 @@ func (d *Device) apply(in incoming, now time.Time) {
 		d.log.Info("threshold", "threshold", c.Threshold)
 		d.keep(func(ch *Choices) { ch.Threshold, ch.Configured = c.Threshold, d.cfg.Threshold })
 	default:
+		d.log.Debug("command applied", what(c)...)
 		d.setLED(c.LEDOn, wire.SourceCommand)
 	}
 }

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
+	"nightlight/internal/smallfile"
 	"nightlight/mqtt/wire"
 )
 
@@ -49,28 +49,17 @@ func choose(kept Choices, ok bool, configured int) (c Choices, overridden bool) 
 type FileKeeper string
 
 // maxChoicesFile bounds what Load reads: the file is under 100 bytes.
-const maxChoicesFile = 4096
+const maxChoicesFile = smallfile.MaxChoices
 
 // Load reads the file; a missing file is not an error.
 func (f FileKeeper) Load() (Choices, bool, error) {
 	var c Choices
-	file, err := os.Open(string(f))
+	data, err := smallfile.Read(string(f), maxChoicesFile, "device: kept choices")
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, false, nil
 	}
 	if err != nil {
-		return c, false, fmt.Errorf("device: kept choices: %w", err)
-	}
-	defer file.Close()
-	if fi, err := file.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return c, false, fmt.Errorf("device: kept choices %s is not a regular file: remove it to start with the configuration's", f)
-	}
-	data, err := io.ReadAll(io.LimitReader(file, maxChoicesFile+1))
-	if err != nil {
-		return c, false, fmt.Errorf("device: kept choices %s: %w", f, err)
-	}
-	if len(data) > maxChoicesFile {
-		return c, false, fmt.Errorf("device: kept choices %s is over %d bytes, so not ours: remove it to start with the configuration's", f, maxChoicesFile)
+		return c, false, fmt.Errorf("%w; remove it to start with the configuration's", err)
 	}
 	if err := json.Unmarshal(data, &c); err != nil || !wire.ValidMode(c.Mode) || c.Threshold < wire.MinLight || c.Threshold > wire.MaxLight+1 {
 		return Choices{}, false, fmt.Errorf("device: kept choices %s are damaged (%q): remove the file to start with the configuration's", f, data[:min(len(data), 80)])

@@ -24,6 +24,12 @@ var Settings = config.Program{
 			{Name: "id", Default: wire.AllDevices,
 				Help: "device to control, or + for every device",
 				Doc:  "The device to control, or + for every device on the broker."},
+			{Name: "share-group", Default: "", DefaultIs: "none: this server decides for every device it follows",
+				Help: "share the devices with the other servers of this group ($share/NAME/ID/telemetry)",
+				Doc: "Share the devices with the other servers of this group: the telemetry is subscribed as $share/NAME/ID/telemetry, " +
+					"so the broker hands each reading to one of them, and any number of instances split the load; when one stops, the others " +
+					"carry its devices on. Needs a broker with shared subscriptions (MQTT 5, or Mosquitto 2, EMQX, HiveMQ and VerneMQ also over " +
+					"MQTT 3.1.1). Give each instance its own client_id. Letters, digits, '-' and '_'."},
 			{Name: "threshold", Default: wire.DefaultThreshold,
 				Help: "the LED goes on below this light level (0..1000)",
 				Doc:  "The LED goes on below this light level (0..1000), for a device that reports no threshold of its own."},

@@ -3,13 +3,14 @@ package board
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
-
-	"nightlight/internal/smallfile"
 )
 
 // Levels of the simulated day/night curve.
@@ -27,16 +28,20 @@ func (b *Board) simLevel() (int, error) {
 	return curve(b.now(), b.cfg.SimPeriod), nil
 }
 
+// maxLightFile bounds what is read of the light file: a number. A path set
+// wrong (a log, /dev/zero, a pipe) is refused, never read without end.
+const maxLightFile = 4 << 10
+
 // readLightFile reads a level 0..1000 written as a whole number in a file.
 func readLightFile(path string) (int, error) {
-	data, err := smallfile.Read(path, smallfile.MaxLight, "sim: light file")
+	data, err := readSmall(path, maxLightFile)
 	switch {
-	case smallfile.Refused(err):
-		return 0, err
+	case errors.Is(err, errRefused):
+		return 0, fmt.Errorf("sim: light file %s %w: point sim_light at a regular file holding a whole number 0..1000", path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		return 0, fmt.Errorf("sim: light file %s does not exist: create it holding a whole number 0..1000 (e.g. echo 500 > %s)", path, path)
 	case err != nil:
-		return 0, fmt.Errorf("sim: light file %s cannot be read (%w): make it readable and write a whole number 0..1000 in it", path, errors.Unwrap(err))
+		return 0, fmt.Errorf("sim: light file %s cannot be read (%w): make it readable and write a whole number 0..1000 in it", path, err)
 	}
 	s := strings.TrimSpace(string(data))
 	v, err := strconv.Atoi(s)
@@ -47,6 +52,48 @@ func readLightFile(path string) (int, error) {
 		return 0, fmt.Errorf("sim: light file %s holds %q: write a whole number 0..1000", path, s)
 	}
 	return v, nil
+}
+
+// errRefused is wrapped by readSmall's refusal of a file: too large, or
+// not a regular file.
+var errRefused = errors.New("refused")
+
+// readSmall reads a regular file of at most max bytes. It follows the rules
+// the programs' other files are read by (cmd/internal/smallfile, which hw
+// may not import): opened without blocking, so a named pipe cannot hang the
+// daemon, its kind checked before a byte is read, and a bound.
+func readSmall(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() {
+		kind := "not a regular file"
+		switch {
+		case m.IsDir():
+			kind = "a directory"
+		case m&fs.ModeNamedPipe != 0:
+			kind = "a named pipe"
+		case m&fs.ModeDevice != 0:
+			kind = "a device"
+		case m&fs.ModeSocket != 0:
+			kind = "a socket"
+		}
+		return nil, fmt.Errorf("is %s (%w)", kind, errRefused)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("is over its limit of %d bytes (%w)", max, errRefused)
+	}
+	return data, nil
 }
 
 // curve is a smooth day/night cycle of the given period: a sine sharpened

@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"nightlight/cmd/internal/config"
-	"nightlight/internal/smallfile"
+	"nightlight/cmd/internal/smallfile"
 	"nightlight/mqtt/link"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"nightlight/internal/smallfile"
+	"nightlight/cmd/internal/smallfile"
 )
 
 // UsageError is a mistake on the command line (exit 2, see cli.ExitCode).

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"nightlight/internal/smallfile"
+	"nightlight/cmd/internal/smallfile"
 	"nightlight/mqtt/wire"
 )
 

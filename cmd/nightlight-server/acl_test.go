@@ -76,7 +76,8 @@ func TestACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := mqtttest.Mosquitto(t, mqtttest.WithUser("desk", "desk-pw"), mqtttest.WithUser("hall", "hall-pw"),
-		mqtttest.WithUser("nightlight-server", "server-pw"), mqtttest.WithConfig("acl_file "+acl))
+		mqtttest.WithUser("nightlight-server", "server-pw"), mqtttest.WithUser("homeassistant", "ha-pw"),
+		mqtttest.WithConfig("acl_file "+acl))
 	as := func(user, pw string) paho.Client {
 		return mqtttest.ClientWith(t, b.URL(), user+"-test", paho.NewClientOptions().SetUsername(user).SetPassword(pw))
 	}
@@ -129,6 +130,21 @@ func TestACL(t *testing.T) {
 		if serverIn.has("hall/telemetry", "not even the server writes telemetry") {
 			t.Error("the server's account wrote a device's telemetry")
 		}
+	})
+	t.Run("device announces only itself to Home Assistant", func(t *testing.T) {
+		ha := as("homeassistant", "ha-pw")
+		haIn := listen(t, ha, "homeassistant/#")
+		mqtttest.Publish(t, desk, "homeassistant/device/hall/config", []byte("desk posing as hall"), false)
+		mqtttest.Publish(t, desk, "homeassistant/device/desk/config", []byte("desk's own"), false)
+		haIn.waitHas(t, "homeassistant/device/desk/config", "desk's own")
+		if haIn.has("homeassistant/device/hall/config", "desk posing as hall") {
+			t.Error("desk announced hall")
+		}
+		deskBirth := listen(t, desk, "homeassistant/status")
+		mqtttest.Publish(t, ha, "homeassistant/status", []byte("online"), false)
+		deskBirth.waitHas(t, "homeassistant/status", "online")
+		mqtttest.Publish(t, ha, "desk/commands", []byte(`{"mode": "on"}`), false)
+		deskIn.waitHas(t, "desk/commands", `{"mode": "on"}`)
 	})
 	t.Run("the server does its job", func(t *testing.T) {
 		dir := t.TempDir()

@@ -98,12 +98,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer signal.Stop(hup)
 	notifier := systemd.NewNotifier()
 	r := &reloader{args: args, stderr: stderr, notifier: notifier, hup: hup, totals: newTotals()}
+	run := loaded{s: s, l: l}
 	for {
-		next, err := r.runOnce(ctx, s, l)
+		next, err := r.runOnce(ctx, run)
 		if next == nil || err != nil {
 			return err
 		}
-		s, l = next.s, next.l
+		run = *next
 	}
 }
 
@@ -118,16 +119,21 @@ type reloader struct {
 	totals   *totals // the metrics' counts, across runs
 }
 
-// loaded is a configuration a reload brought.
+// loaded is a configuration to run, and, after a reload, the one that ran
+// before it, to go back to.
 type loaded struct {
-	s *settings
-	l *config.Loaded
+	s    *settings
+	l    *config.Loaded
+	prev *loaded
 }
 
-// runOnce serves with s until ctx is done (nil: stop) or SIGHUP brings a
-// valid configuration (the next one). A configuration that does not load
-// is refused with its reason in the log, and the server goes on as it was.
-func (r *reloader) runOnce(ctx context.Context, s *settings, l *config.Loaded) (*loaded, error) {
+// runOnce serves with run.s until ctx is done (nil: stop) or SIGHUP brings
+// a valid configuration (the next one). A configuration that does not load
+// is refused with its reason in the log, and the server goes on as it was;
+// one that loads but does not run (its metrics port is taken) is dropped for
+// the one that ran before.
+func (r *reloader) runOnce(ctx context.Context, run loaded) (*loaded, error) {
+	s, l := run.s, run.l
 	log := systemd.NewLogger(r.stderr, s.LogLevel)
 	if l.File != "" {
 		log.Info("configuration", "file", l.File)
@@ -139,6 +145,11 @@ func (r *reloader) runOnce(ctx context.Context, s *settings, l *config.Loaded) (
 	for {
 		select {
 		case err := <-done:
+			if err != nil && run.prev != nil && ctx.Err() == nil {
+				log.Error("the reloaded configuration does not run; going back to the previous one", "err", err)
+				r.notifier.Ready()
+				return run.prev, nil
+			}
 			return nil, err
 		case <-ctx.Done():
 			r.notifier.Stopping()
@@ -156,7 +167,7 @@ func (r *reloader) runOnce(ctx context.Context, s *settings, l *config.Loaded) (
 			if err := <-done; err != nil {
 				return nil, err
 			}
-			return &loaded{ns, nl}, nil
+			return &loaded{s: ns, l: nl, prev: &loaded{s: s, l: l}}, nil
 		}
 	}
 }

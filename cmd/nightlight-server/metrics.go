@@ -22,7 +22,7 @@ func newTotals() *totals { return &totals{start: time.Now()} }
 func writeServerMetrics(w *metrics.Writer, conn *link.Link, t *totals) {
 	const g, c = metrics.Gauge, metrics.Counter
 	w.Value("nightlight_server_readings_received_total", c, "Readings received from devices.", float64(t.ctl.ReadingsReceived.Load()))
-	w.Value("nightlight_server_readings_refused_total", c, "Messages on telemetry topics that are not readings.", float64(t.ctl.ReadingsRefused.Load()))
+	w.Value("nightlight_server_readings_refused_total", c, "Messages on telemetry topics that are not readings, or name another device than their topic.", float64(t.ctl.ReadingsRefused.Load()))
 	stale := t.ctl.Stale()
 	var samples []metrics.Sample
 	for i, reason := range control.StaleReasons {

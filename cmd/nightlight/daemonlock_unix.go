@@ -10,8 +10,9 @@ import (
 	"syscall"
 )
 
-// errDaemonRunning is led's refusal while the daemon runs.
-var errDaemonRunning = errors.New("the nightlight daemon is running and drives the LED")
+// errDaemonRunning is the refusal of a command that must not run beside
+// the daemon (led, forget).
+var errDaemonRunning = errors.New("the nightlight daemon is running")
 
 // checkDaemon tells whether a nightlight daemon runs on stateDir: while it
 // runs, its outbox holds an exclusive lock on the directory (mqtt/outbox,
@@ -19,8 +20,9 @@ var errDaemonRunning = errors.New("the nightlight daemon is running and drives t
 // tested, not kept: a daemon starting a moment later wins, as it should.
 // No directory means no daemon; one that cannot be opened (the service's
 // /var/lib/nightlight is not readable by other users) cannot tell, and says
-// so.
-func checkDaemon(stateDir string) error {
+// so. why says what the daemon's running means for the command, and what
+// to do.
+func checkDaemon(stateDir, why string) error {
 	d, err := os.Open(stateDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -37,7 +39,7 @@ func checkDaemon(stateDir string) error {
 	}
 	switch {
 	case errors.Is(err, syscall.EWOULDBLOCK):
-		return fmt.Errorf("%w (it holds %s): stop it first with \"sudo systemctl stop nightlight\" (it switches the LED off), or let it decide", errDaemonRunning, stateDir)
+		return fmt.Errorf("%w (it holds %s): %s", errDaemonRunning, stateDir, why)
 	case err != nil:
 		return fmt.Errorf("cannot tell whether the nightlight daemon is running (lock %s: %w)", stateDir, err)
 	}

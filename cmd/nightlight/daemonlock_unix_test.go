@@ -14,10 +14,10 @@ import (
 // lock, as the daemon's outbox does, and goes ahead when none does.
 func TestCheckDaemon(t *testing.T) {
 	dir := t.TempDir()
-	if err := checkDaemon(dir); err != nil {
+	if err := checkDaemon(dir, "a reason"); err != nil {
 		t.Fatalf("no daemon: %v", err)
 	}
-	if err := checkDaemon(filepath.Join(dir, "missing")); err != nil {
+	if err := checkDaemon(filepath.Join(dir, "missing"), "a reason"); err != nil {
 		t.Fatalf("no state directory: %v", err)
 	}
 	held, err := os.Open(dir)
@@ -28,11 +28,11 @@ func TestCheckDaemon(t *testing.T) {
 	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkDaemon(dir); !errors.Is(err, errDaemonRunning) {
+	if err := checkDaemon(dir, "a reason"); !errors.Is(err, errDaemonRunning) {
 		t.Fatalf("daemon holding %s: %v", dir, err)
 	}
 	syscall.Flock(int(held.Fd()), syscall.LOCK_UN)
-	if err := checkDaemon(dir); err != nil {
+	if err := checkDaemon(dir, "a reason"); err != nil {
 		t.Fatalf("after the daemon let go: %v", err)
 	}
 }

@@ -34,7 +34,7 @@ func runForget(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// The daemon would announce itself again at once.
-	if err := checkDaemon(s.StateDir); err != nil {
+	if err := checkDaemon(s.StateDir, "it would announce itself again at once: stop it first with \"sudo systemctl stop nightlight\""); err != nil {
 		return err
 	}
 	auth, err := brokerauth.Load(s.Auth, s.Broker, l.Origin)

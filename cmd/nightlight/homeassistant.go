@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"nightlight/cmd/internal/device"
+	"nightlight/cmd/internal/smallfile"
 	"nightlight/hw/board"
 	"nightlight/mqtt/homeassistant"
 	"nightlight/mqtt/link"
@@ -78,19 +77,18 @@ func sameRecord(prev *homeassistant.Record, next []byte) bool {
 	return err == nil && bytes.Equal(b, next)
 }
 
+// maxRecordFile bounds the record of the last announcement: a few hundred
+// bytes.
+const maxRecordFile = 64 << 10
+
 // loadRecord reads what was announced last; nil, nil when nothing was.
 func loadRecord(path string) (*homeassistant.Record, error) {
-	f, err := os.Open(path)
+	data, err := smallfile.Read(path, maxRecordFile, "Home Assistant record")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	r, err := homeassistant.ParseRecord(data)
 	if err != nil {

@@ -320,7 +320,7 @@ func runLED(args []string, stdout, stderr io.Writer) error {
 	on := l.Args[0] == "on"
 	// The daemon decides the LED while it runs; a second driver would be
 	// undone at its next decision, or go unnoticed by it.
-	if err := checkDaemon(s.StateDir); err != nil {
+	if err := checkDaemon(s.StateDir, "it drives the LED: stop it first with \"sudo systemctl stop nightlight\" (it switches the LED off), or take the LED over with {\"mode\": \"on\"} on its commands topic"); err != nil {
 		return err
 	}
 	b, err := board.Open(s.oneShotBoard())

@@ -62,6 +62,10 @@ type Config struct {
 // DefaultMaxAge is the age beyond which a reading is history.
 const DefaultMaxAge = 30 * time.Second
 
+// confirmGrace bounds the wait, at a stop, for the acknowledgements of the
+// commands still in flight.
+const confirmGrace = 2 * time.Second
+
 // queueLen bounds readings waiting to be decided; beyond it a reading is
 // dropped, since a newer one from the same device follows.
 const queueLen = 1024
@@ -145,13 +149,22 @@ func (s *Server) Run(ctx context.Context) error {
 		heartbeat = hb.C
 		every = min(every, wd)
 	}
-	confirmCtx, cancel := context.WithCancel(ctx)
+	// The acknowledgements of the last commands are waited for a moment
+	// after a stop, not abandoned at once: the connection is still open.
+	confirmCtx, cancel := context.WithCancel(context.Background())
 	confirmed := make(chan struct{})
 	go s.confirm(confirmCtx, confirmed)
 	defer func() {
-		cancel()
 		close(s.sent)
-		<-confirmed // each wait returns at once now that confirmCtx is done
+		grace := time.NewTimer(confirmGrace)
+		defer grace.Stop()
+		select {
+		case <-confirmed:
+		case <-grace.C:
+			cancel() // the waits left return at once
+			<-confirmed
+		}
+		cancel()
 	}()
 	sup.Ready()
 	var told time.Time
@@ -249,6 +262,9 @@ func (s *Server) decideBatch(r reading) {
 	s.cfg.Counters.Devices.Store(int64(s.decider.devices()))
 	for _, n := range notes {
 		s.cfg.Counters.countStale(n.stale)
+		if n.refused {
+			s.cfg.Counters.ReadingsRefused.Add(1)
+		}
 		level := slog.LevelDebug
 		if n.warn {
 			level = slog.LevelWarn

@@ -8,7 +8,7 @@ import "sync/atomic"
 // reading them wakes nothing and takes no lock of the server's.
 type Counters struct {
 	ReadingsReceived atomic.Uint64 // telemetry that is a reading
-	ReadingsRefused  atomic.Uint64 // telemetry that is not (junk on a telemetry topic)
+	ReadingsRefused  atomic.Uint64 // telemetry that is not a reading (junk), or names another device than its topic
 	CommandsSent     atomic.Uint64 // acknowledged by the broker
 	CommandsFailed   atomic.Uint64 // not acknowledged: the log says why
 	Devices          atomic.Int64  // devices whose readings were acted on since the run began

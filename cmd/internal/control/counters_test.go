@@ -36,7 +36,8 @@ func TestCounters(t *testing.T) {
 	send("d1", telemetry(100, 1, now))
 	send("d1", telemetry(100, 2, now.Add(-time.Hour))) // history
 	send("d2", telemetry(100, 1, now.Add(time.Hour)))  // future
-	send("d2", []byte(`{"light": "dark"}`))            // refused
+	send("d2", []byte(`{"light": "dark"}`))            // refused: not a reading
+	send("d2", []byte(`{"light": 5, "id": "d4"}`))     // refused: another device's
 	waitFor(t, "commands sent", func() bool { return c.CommandsSent.Load() >= 1 })
 	send("d3", telemetry(900, 1, now))
 	waitFor(t, "two commands sent", func() bool { return c.CommandsSent.Load() >= 2 })
@@ -47,11 +48,12 @@ func TestCounters(t *testing.T) {
 	waitFor(t, "a command failed", func() bool { return c.CommandsFailed.Load() >= 1 })
 	waitFor(t, "a reading older than the newest", func() bool { return c.Stale()[2] >= 1 })
 
-	if got := c.ReadingsReceived.Load(); got != 6 {
-		t.Errorf("received %d, want 6", got)
+	if got := c.ReadingsReceived.Load(); got != 7 {
+		t.Errorf("received %d, want 7", got)
 	}
-	if got := c.ReadingsRefused.Load(); got != 1 {
-		t.Errorf("refused %d, want 1", got)
+	waitFor(t, "two readings refused", func() bool { return c.ReadingsRefused.Load() >= 2 })
+	if got := c.ReadingsRefused.Load(); got != 2 {
+		t.Errorf("refused %d, want 2", got)
 	}
 	if got := c.Stale(); got != [3]uint64{1, 1, 1} {
 		t.Errorf("stale by reason %v, want one each of %v", got, StaleReasons)

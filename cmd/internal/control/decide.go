@@ -82,11 +82,12 @@ type order struct {
 // or why it drives nothing. The log line's arguments are made only when it
 // is written (args), since most notes are routine and not logged.
 type note struct {
-	warn  bool   // the device should be looked at (its clock, its id), not just history
-	stale string // why the reading drives nothing (Stale...), as the metrics name it; "" when it drives
-	msg   string
-	r     reading
-	extra []any // the details of msg
+	warn    bool   // the device should be looked at (its clock, its id), not just history
+	refused bool   // not a reading this device may send: its payload names another device
+	stale   string // why the reading drives nothing (Stale...), as the metrics name it; "" when it drives
+	msg     string
+	r       reading
+	extra   []any // the details of msg
 }
 
 // args are the log line's: device, light, seq and the details.
@@ -142,7 +143,7 @@ func (d *decider) judge(r reading, now time.Time) (note, bool) {
 	newest, seen := d.newest[r.device]
 	switch {
 	case r.t.Device != "" && r.t.Device != r.device:
-		return note{warn: true, msg: "telemetry refused: its payload names another device than its topic; check that device's id",
+		return note{warn: true, refused: true, msg: "telemetry refused: its payload names another device than its topic; check that device's id",
 			r: r, extra: []any{"payload_id", r.t.Device}}, false
 	case now.Sub(ts) > d.maxAge:
 		return note{stale: StaleHistory, msg: noteHistory, r: r,

@@ -2,8 +2,8 @@ package packaging
 
 import (
 	"bytes"
-	"context"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,12 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// built is the amd64 build shared by the tests: one go build per binary.
+// built is the amd64 build shared by the tests.
 var built struct {
 	once sync.Once
 	dir  string
@@ -25,6 +24,9 @@ var built struct {
 	err  error
 }
 
+// buildAMD64 makes the amd64 packages once, with cmd/dev/mkdeb in a process
+// of its own: under the race detector, the test binary would spend half a
+// minute in nfpm's xz compression alone.
 func buildAMD64(t *testing.T) map[string]string {
 	t.Helper()
 	for _, tool := range []string{"go", "dpkg-deb"} {
@@ -37,13 +39,19 @@ func buildAMD64(t *testing.T) map[string]string {
 		if built.err != nil {
 			return
 		}
-		var debs []string
-		debs, built.err = Build(context.Background(), Options{
-			Version: "1.2.3",
-			OutDir:  built.dir,
-			Arches:  []string{"amd64"},
-			Time:    time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
-		})
+		cmd := exec.Command("go", "run", "./cmd/dev/mkdeb", "-version", "1.2.3", "-arch", "amd64", "-out", built.dir)
+		cmd.Dir = ".." // the module's root
+		// 2026-11-25 12:00 UTC: the file times and the changelog's date.
+		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1795608000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go run ./cmd/dev/mkdeb: %v\n%s", err, out)
+			return
+		}
+		debs, err := filepath.Glob(filepath.Join(built.dir, "*.deb"))
+		if err != nil || len(debs) == 0 {
+			built.err = fmt.Errorf("mkdeb wrote no packages into %s (%v)", built.dir, err)
+			return
+		}
 		built.debs = map[string]string{}
 		for _, d := range debs {
 			name, _, _ := strings.Cut(filepath.Base(d), "_")
@@ -66,7 +74,9 @@ func TestMain(m *testing.M) {
 
 func dpkgDeb(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("dpkg-deb", args...).CombinedOutput()
+	cmd := exec.Command("dpkg-deb", args...)
+	cmd.Env = append(os.Environ(), "TZ=UTC") // file times as stored
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("dpkg-deb %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -130,6 +140,10 @@ func TestContents(t *testing.T) {
 					t.Fatalf("unexpected dpkg-deb -c line %q", line)
 				}
 				got[f[5]] = entry{f[0], f[1]}
+				// Reproducible: every file carries SOURCE_DATE_EPOCH's time.
+				if when := f[3] + " " + f[4]; when != "2026-11-25 12:00" {
+					t.Errorf("%s dated %s, want SOURCE_DATE_EPOCH's 2026-11-25 12:00", f[5], when)
+				}
 			}
 			for path, w := range tt.want {
 				g, ok := got[path]

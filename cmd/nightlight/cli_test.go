@@ -94,6 +94,7 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 
 // TestCommandLine checks exit statuses and messages of the contract.
 func TestCommandLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	light := filepath.Join(dir, "light")
 	os.WriteFile(light, []byte("123\n"), 0o644)
@@ -168,6 +169,7 @@ func runCases(t *testing.T, cases []cliCase) {
 // TestSIGTERM: a clean stop publishes the retained "offline", leaves the LED
 // off (and says so in the state), and exits 0.
 func TestSIGTERM(t *testing.T) {
+	t.Parallel()
 	b := mqtttest.Embedded(t)
 	const id = "sigterm"
 	watcher := mqtttest.Client(t, b.URL(), "watcher")

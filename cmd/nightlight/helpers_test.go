@@ -168,7 +168,18 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
+// TestMain runs more tests at once than go test's default of one per core.
+// Nearly every test here starts a daemon and a broker and then waits on
+// them (intervals, keepalives, reconnects, a killed child coming back), so
+// at one per core the package spends most of its minute idle. An explicit
+// -parallel wins.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", "8")
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))

@@ -15,6 +15,7 @@ import (
 // file at 100 turns the LED on, at 800 off, each within one interval plus a
 // margin for the round trip device -> server -> device.
 func TestLEDFollowsLight(t *testing.T) {
+	t.Parallel()
 	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
 		const id = "follow"
 		const interval = 250 * time.Millisecond
@@ -43,6 +44,7 @@ func TestLEDFollowsLight(t *testing.T) {
 // TestLessonServerWire: the lesson's device publishes exactly {"light": 100}
 // and reads payload["led_on"] from the answer.
 func TestLessonServerWire(t *testing.T) {
+	t.Parallel()
 	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
 		const id = "lesson-device"
 		startServer(t, b.URL(), id)
@@ -76,6 +78,7 @@ func TestLessonServerWire(t *testing.T) {
 
 // TestLessonCommandWire: the lesson's server sends exactly {"led_on": true}.
 func TestLessonCommandWire(t *testing.T) {
+	t.Parallel()
 	mqtttest.ForEach(t, func(t *testing.T, b mqtttest.Broker) {
 		const id = "lesson-server"
 		watcher := mqtttest.Client(t, b.URL(), "watcher")

@@ -119,6 +119,7 @@ func startNotified(t *testing.T, b mqtttest.Broker, level int, settings string) 
 // quiet while the loop passes often enough is not observable from here; it
 // saves a wake-up, not a ping.
 func TestWatchdogSlowLoop(t *testing.T) {
+	t.Parallel()
 	n := startNotified(t, mqtttest.Embedded(t), 500, "id: slowloop\ninterval: 5s\nsample_every: 0s\n")
 	n.sock.expect(t, "READY=1", 10*time.Second)
 	if pings := n.sock.count("WATCHDOG=1", 2*time.Second); pings < 6 {
@@ -146,8 +147,9 @@ func TestSystemdNotify(t *testing.T) {
 		st = sock.expect(t, "STATUS=broker "+b.URL()+" connected", 10*time.Second)
 	}
 	t.Logf("status line: %s", st)
-	if n := sock.count("WATCHDOG=1", time.Second); n < 3 {
-		t.Fatalf("%d watchdog pings in 1s with WATCHDOG_USEC=200000, want several", n)
+	// About 20 pings in 2 s; a busy test machine may delay some.
+	if n := sock.count("WATCHDOG=1", 2*time.Second); n < 3 {
+		t.Fatalf("%d watchdog pings in 2s with WATCHDOG_USEC=200000, want several", n)
 	}
 
 	// A named pipe as the light file: it used to block the sample, and the
@@ -161,8 +163,8 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.WaitFor(t, 5*time.Second, "is a named pipe")
-	if n := sock.count("WATCHDOG=1", time.Second); n < 3 {
-		t.Fatalf("%d watchdog pings in 1s with a named pipe as the light file, want several: the pipe hangs the loop", n)
+	if n := sock.count("WATCHDOG=1", 2*time.Second); n < 3 {
+		t.Fatalf("%d watchdog pings in 2s with a named pipe as the light file, want several: the pipe hangs the loop", n)
 	}
 	setLight(t, light, 700)
 
@@ -219,6 +221,7 @@ func TestSystemdNotify(t *testing.T) {
 // switching the LED off, without an "offline" status, and without losing
 // the seq count.
 func TestReloadKeepsTheLight(t *testing.T) {
+	t.Parallel()
 	b := mqtttest.Embedded(t)
 	const id = "reloaded"
 	watcher := mqtttest.Client(t, b.URL(), "watcher")

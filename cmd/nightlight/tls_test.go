@@ -80,6 +80,7 @@ func TestSecuritySettings(t *testing.T) {
 // only TLS and wants a password, with the password from password_file, from
 // the systemd credential, and wrong.
 func TestDeviceOverTLS(t *testing.T) {
+	t.Parallel()
 	if _, err := mqtttest.MosquittoPath(); err != nil && os.Getenv("NIGHTLIGHT_REQUIRE_MOSQUITTO") != "1" {
 		t.Skip(err)
 	}

@@ -134,7 +134,14 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	o.Command = strings.Join(append([]string{"go run ./cmd/dev/bench"}, os.Args[1:]...), " ")
+	words := []string{"go run ./cmd/dev/bench"}
+	for _, a := range os.Args[1:] {
+		if a == "" {
+			a = "''" // -tags '': shown as typed
+		}
+		words = append(words, a)
+	}
+	o.Command = strings.Join(words, " ")
 	o.Progress = os.Stderr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -371,16 +371,22 @@ func (r *running) alive() error {
 }
 
 // setLight writes the level the way a sensor changes: at once (write and
-// rename, so no reader sees half a file). It returns when it took effect.
+// rename, so no reader sees half a file). It returns when the change began.
+//
+// The time is taken before the rename: a device that watches the file can
+// read the new level, publish it and switch its LED before the rename's
+// system call has returned here, and its events must not look older than
+// the change that caused them.
 func setLight(file string, level int) (time.Time, error) {
 	tmp := file + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.Itoa(level)+"\n"), 0o644); err != nil {
 		return time.Time{}, err
 	}
+	at := time.Now()
 	if err := os.Rename(tmp, file); err != nil {
 		return time.Time{}, err
 	}
-	return time.Now(), nil
+	return at, nil
 }
 
 // sleep waits d or until ctx is cancelled.

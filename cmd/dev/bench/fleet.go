@@ -66,7 +66,11 @@ func fleetMain(args []string) int {
 	o.Instances, err1 = intList(*instances)
 	o.Tracked, err2 = intList(*tracked)
 	if err := errors.Join(err1, err2); err != nil || fs.NArg() > 0 || o.Devices < 1 || o.Conns < 1 || o.Blast < 1 || o.Interval <= 0 || o.Window < time.Second || o.ServerCPU < 0 || o.ServerCPU > 64 {
-		fmt.Fprintln(os.Stderr, "bench fleet: want -devices, -conns and -blast of 1 or more, a positive -interval, -window 1s or more, lists of whole numbers, and no arguments:", err)
+		msg := "bench fleet: want -devices, -conns and -blast of 1 or more, a positive -interval, -window 1s or more, -server-cpu from 0 to 64, lists of whole numbers, and no arguments"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		return 2
 	}
 	o.Command = strings.Join(append([]string{"go run ./cmd/dev/bench fleet"}, args...), " ")
@@ -197,7 +201,7 @@ func (r *fleetRun) blast(ctx context.Context, n int) (capacity, error) {
 		return capacity{}, err
 	}
 	start := time.Now()
-	if err := r.gen.blast(ctx, lo, hi, 1, blastWindow); err != nil {
+	if err := r.gen.blast(ctx, lo, hi, 1, blastWindow, r.o.Wait); err != nil {
 		return capacity{}, err
 	}
 	got, last := r.gen.waitAnswered(ctx, n, r.o.Wait)

@@ -216,7 +216,8 @@ func (g *fleetGen) steady(ctx context.Context, lo, hi int, interval, d time.Dura
 // over the publisher connections. The window keeps the backlog within what
 // a server queues, so that what is measured is how fast readings are
 // answered, not how many a flood drops.
-func (g *fleetGen) blast(ctx context.Context, lo, hi int, seq uint64, window int) error {
+// A full window that gets no answer for stall ends the blast with an error.
+func (g *fleetGen) blast(ctx context.Context, lo, hi int, seq uint64, window int, stall time.Duration) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.pubs))
 	for k, c := range g.pubs {
@@ -224,9 +225,16 @@ func (g *fleetGen) blast(ctx context.Context, lo, hi int, seq uint64, window int
 		go func() {
 			defer wg.Done()
 			for i := lo + k; i < hi; i += len(g.pubs) {
-				for int(g.sent.Load())-g.answeredCount() >= window {
+				answered, since := g.answeredCount(), time.Now()
+				for int(g.sent.Load())-answered >= window {
 					if ctx.Err() != nil {
 						errs <- ctx.Err()
+						return
+					}
+					if now := g.answeredCount(); now != answered {
+						answered, since = now, time.Now()
+					} else if time.Since(since) > stall {
+						errs <- fmt.Errorf("no answer for %s with %d readings unanswered: is every server still running? (-wait sets this bound)", stall, window)
 						return
 					}
 					time.Sleep(100 * time.Microsecond)

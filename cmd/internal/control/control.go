@@ -185,6 +185,10 @@ func (s *Server) Run(ctx context.Context) error {
 		case l := <-s.states:
 			s.decider.learn(l.device, l.threshold)
 		case <-heartbeat:
+			// A tick always pings: the throttle above, measured from
+			// when the loop last woke, could skip one that came a little
+			// early and leave systemd a whole WATCHDOG_USEC without one.
+			told = time.Time{}
 		}
 	}
 }

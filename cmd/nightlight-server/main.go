@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -198,8 +197,8 @@ func load(args []string, stderr io.Writer) (*settings, *config.Loaded, error) {
 	if s.Threshold < wire.MinLight || s.Threshold > wire.MaxLight+1 {
 		return nil, nil, config.Errorf("threshold (%s): %d is outside the light scale: use 0..1001", l.Origin("threshold"), s.Threshold)
 	}
-	if err := wire.ValidID(s.ShareGroup); s.ShareGroup != "" && err != nil {
-		return nil, nil, config.Errorf("share_group (%s): %s", l.Origin("share-group"), strings.Replace(err.Error(), "device id", "group name", 1))
+	if err := wire.ValidShareGroup(s.ShareGroup); s.ShareGroup != "" && err != nil {
+		return nil, nil, config.Errorf("share_group (%s): %v", l.Origin("share-group"), err)
 	}
 	if s.MaxAge <= 0 {
 		return nil, nil, config.Errorf("max_age (%s): %s: use a positive duration such as 30s", l.Origin("max-age"), s.MaxAge)

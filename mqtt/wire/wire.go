@@ -47,12 +47,28 @@ func ValidID(id string) error {
 	if id == "" {
 		return errors.New("device id is empty: set id to a name such as kitchen-light")
 	}
-	if len(id) > maxIDLen {
-		return fmt.Errorf("device id %q is %d characters long: use at most %d", id, len(id), maxIDLen)
+	return validLevel("device id", id)
+}
+
+// ValidShareGroup checks the name of a shared subscription's group, which
+// stands as a topic level ($share/NAME/...) as a device id does, by the same
+// rules.
+func ValidShareGroup(name string) error {
+	if name == "" {
+		return errors.New("share group name is empty: give a name such as nightlight, or leave share_group out")
 	}
-	for _, r := range id {
+	return validLevel("share group name", name)
+}
+
+// validLevel checks a name that stands as a level of a topic: what says
+// what the name is, in the error.
+func validLevel(what, name string) error {
+	if len(name) > maxIDLen {
+		return fmt.Errorf("%s %q is %d characters long: use at most %d", what, name, len(name), maxIDLen)
+	}
+	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return fmt.Errorf("device id %q contains %q: use only letters, digits, '-' and '_'", id, r)
+			return fmt.Errorf("%s %q contains %q: use only letters, digits, '-' and '_'", what, name, r)
 		}
 	}
 	return nil

@@ -20,6 +20,18 @@ func TestValidID(t *testing.T) {
 	}
 }
 
+func TestValidShareGroup(t *testing.T) {
+	if err := ValidShareGroup("fleet-1"); err != nil {
+		t.Errorf("ValidShareGroup(fleet-1) = %v, want nil", err)
+	}
+	for _, name := range []string{"", "a/b", "+", "#", strings.Repeat("a", 65)} {
+		err := ValidShareGroup(name)
+		if err == nil || !strings.Contains(err.Error(), "share group name") || strings.Contains(err.Error(), "device id") {
+			t.Errorf("ValidShareGroup(%q) = %v, want an error about the share group name", name, err)
+		}
+	}
+}
+
 func TestSplitTopic(t *testing.T) {
 	tests := []struct {
 		topic, id, kind string

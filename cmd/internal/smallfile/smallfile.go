@@ -94,5 +94,5 @@ func checkKind(fi fs.FileInfo, path, what string) error {
 }
 
 func tooLarge(path, what, size string, max int64) error {
-	return fmt.Errorf("%s %s is %s, over its limit of %d bytes (%w): is this the right file?", what, path, size, max, ErrTooLarge)
+	return fmt.Errorf("%s %s is %s, over its limit of %d bytes (%w): point it at the right file", what, path, size, max, ErrTooLarge)
 }

@@ -41,10 +41,13 @@ func parseCanonicalTelemetry(p []byte) (t Telemetry, ok bool) {
 	}
 	if rest, found := bytes.CutPrefix(p, []byte(`,"id":"`)); found {
 		end := bytes.IndexByte(rest, '"')
-		if end < 0 || ValidID(string(rest[:end])) != nil {
+		if end < 0 {
 			return t, false
 		}
-		t.Device, p = string(rest[:end]), rest[end+1:]
+		if t.Device = string(rest[:end]); ValidID(t.Device) != nil {
+			return t, false
+		}
+		p = rest[end+1:]
 	}
 	return t, len(p) == 1 && p[0] == '}'
 }

@@ -1,6 +1,7 @@
 // Package smallfile reads the small files the programs are pointed at (the
-// configuration, the broker password, the TLS files, the simulated light
-// file, the kept choices) with a bound fit for each kind, so that a wrong
+// configuration, the broker password, the TLS files, the kept choices; the
+// simulated light file is read by hw/board by the same rules, as hw may not
+// import cmd/) with a bound fit for each kind, so that a wrong
 // path in a setting cannot make a daemon read without end: a file over its
 // bound, a directory, a device (/dev/zero), a socket or a named pipe is
 // refused with a message that names the setting and what to do. A pipe must
@@ -25,7 +26,6 @@ const (
 	MaxCA       = 1 << 20   // a CA bundle: Debian's whole ca-certificates.crt is ~220 kB
 	MaxCert     = 64 << 10  // a client certificate with its chain
 	MaxKey      = 64 << 10  // a private key
-	MaxLight    = 4 << 10   // a simulated light level: a number
 	MaxChoices  = 4 << 10   // the kept choices: under 100 bytes
 )
 

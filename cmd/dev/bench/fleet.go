@@ -105,7 +105,6 @@ func (o fleetOptions) progress(format string, a ...any) {
 // fleetRun is one run's broker, generator and binaries.
 type fleetRun struct {
 	o     fleetOptions
-	dir   string
 	empty string
 	bins  binaries
 	b     broker
@@ -120,7 +119,7 @@ func runFleet(ctx context.Context, o fleetOptions, out io.Writer) (*fleetReport,
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	r := &fleetRun{o: o, dir: dir, empty: filepath.Join(dir, "empty.yaml")}
+	r := &fleetRun{o: o, empty: filepath.Join(dir, "empty.yaml")}
 	if err := os.WriteFile(r.empty, nil, 0o644); err != nil {
 		return nil, err
 	}

@@ -184,8 +184,8 @@ func (g *fleetGen) answeredCount() int {
 }
 
 // steady plays devices lo..hi-1, each sending a reading every interval,
-// spread evenly over it, for d; the readings' seqs continue from round.
-func (g *fleetGen) steady(ctx context.Context, lo, hi int, interval, d time.Duration, round uint64) (uint64, error) {
+// spread evenly over it, for d; each device's seqs count from 1.
+func (g *fleetGen) steady(ctx context.Context, lo, hi int, interval, d time.Duration) error {
 	n := hi - lo
 	start := time.Now()
 	sent := 0
@@ -194,18 +194,18 @@ func (g *fleetGen) steady(ctx context.Context, lo, hi int, interval, d time.Dura
 	for {
 		elapsed := time.Since(start)
 		if elapsed >= d {
-			return round + uint64(sent/n) + 1, nil
+			return nil
 		}
 		due := int(float64(n) * elapsed.Seconds() / interval.Seconds())
 		for ; sent < due; sent++ {
 			i := lo + sent%n
-			if err := g.publish(g.pubs[sent%len(g.pubs)], i, round+uint64(sent/n)+1, (sent*37)%1001); err != nil {
-				return 0, err
+			if err := g.publish(g.pubs[sent%len(g.pubs)], i, uint64(sent/n)+1, (sent*37)%1001); err != nil {
+				return err
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}

@@ -111,7 +111,7 @@ func (r *fleetRun) instances(ctx context.Context, k int) (*instancesResult, erro
 		return nil, err
 	}
 	start := time.Now()
-	if _, err := r.gen.steady(ctx, lo, hi, o.Interval, o.Window, 0); err != nil {
+	if err := r.gen.steady(ctx, lo, hi, o.Interval, o.Window); err != nil {
 		return nil, err
 	}
 	elapsed := time.Since(start)

@@ -9,7 +9,6 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 // Broker is a running embedded broker that accepts anonymous clients.
@@ -28,9 +27,13 @@ func Start(addr string, logger *slog.Logger) (*Broker, error) {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
-	if err := srv.AddListener(tcp); err != nil {
+	tcp, err := listen("tcp", addr)
+	if err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w (is another broker using the port?)", addr, err)
+	}
+	if err := srv.AddListener(tcp); err != nil {
+		tcp.Close(nil)
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if err := srv.Serve(); err != nil {
 		srv.Close()
@@ -45,5 +48,5 @@ func (b *Broker) Addr() string { return b.addr }
 // URL is the broker's address as a client's broker setting.
 func (b *Broker) URL() string { return "tcp://" + b.addr }
 
-// Close disconnects every client and stops listening.
+// Close stops listening, closes every client's connection, and stops.
 func (b *Broker) Close() error { return b.srv.Close() }

@@ -45,6 +45,22 @@ func (l *Log) WaitFor(t testing.TB, timeout time.Duration, want ...string) strin
 	}
 }
 
+// WaitCount waits until s is in the log at least n times, and returns how
+// many times it is then; the test fails with the whole log after timeout.
+func (l *Log) WaitCount(t testing.TB, timeout time.Duration, n int, s string) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if got := strings.Count(l.String(), s); got >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q is in the log %d times, not %d, after %s; log:\n%s", s, strings.Count(l.String(), s), n, timeout, l.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func containsAll(s string, want []string) bool {
 	for _, w := range want {
 		if !strings.Contains(s, w) {

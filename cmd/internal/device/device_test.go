@@ -67,13 +67,7 @@ func TestFallback(t *testing.T) {
 	hw.set(100)
 	hw.waitLED(t, true)
 	// The pin is driven before the switch is logged: give the log a moment.
-	n := 0
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if n = strings.Count(h.logs.String(), "source=fallback"); n >= 3 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if n != 3 {
+	if n := h.logs.WaitCount(t, 2*time.Second, 3, "source=fallback"); n != 3 {
 		t.Errorf("the fallback switched the LED %d times, want 3; log:\n%s", n, h.logs.String())
 	}
 
